@@ -1,0 +1,78 @@
+import OpenAI from 'openai';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorTypes } from '../workflows/activity-types';
+
+export type ProviderKind = 'openai' | 'dashscope' | 'generic';
+
+/** A provider profile names where to call and which env var holds the key; never the key itself. */
+export interface ProviderProfile {
+  name: string;
+  baseURL: string;
+  /** Name of the environment variable holding the API key (read in the worker process only). */
+  apiKeyEnv: string;
+  kind: ProviderKind;
+  /** Per-request timeout; activities have their own start-to-close timeout above it. */
+  timeoutMs?: number;
+}
+
+export const BUILTIN_PROFILES: readonly ProviderProfile[] = [
+  { name: 'openai', baseURL: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY', kind: 'openai' },
+  {
+    name: 'dashscope',
+    baseURL: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
+    apiKeyEnv: 'DASHSCOPE_API_KEY',
+    kind: 'dashscope',
+  },
+];
+
+export type ClientFactory = (profile: ProviderProfile, apiKey: string) => OpenAI;
+
+// Temporal owns retries: the SDK's own retries would hide attempts and delay classification.
+const defaultClientFactory: ClientFactory = (p, apiKey) =>
+  new OpenAI({ apiKey, baseURL: p.baseURL, maxRetries: 0, timeout: p.timeoutMs ?? 30_000 });
+
+/** Resolves profile names to `openai` clients; clients are cached per profile. */
+export class ProviderRegistry {
+  private readonly profiles = new Map<string, ProviderProfile>();
+  private readonly clients = new Map<string, OpenAI>();
+
+  constructor(
+    profiles: readonly ProviderProfile[],
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly createClient: ClientFactory = defaultClientFactory,
+  ) {
+    for (const p of profiles) this.profiles.set(p.name, p);
+  }
+
+  names(): string[] {
+    return [...this.profiles.keys()];
+  }
+
+  profile(name: string): ProviderProfile {
+    const p = this.profiles.get(name);
+    if (!p) {
+      throw ApplicationFailure.nonRetryable(
+        `Unknown provider profile '${name}': this worker knows ${this.names().join(', ') || 'none'}. ` +
+          'Configure the profile on the worker (see README, "Providers").',
+        ErrorTypes.unknownProvider,
+      );
+    }
+    return p;
+  }
+
+  client(name: string): OpenAI {
+    const cached = this.clients.get(name);
+    if (cached) return cached;
+    const p = this.profile(name);
+    const apiKey = this.env[p.apiKeyEnv];
+    if (!apiKey) {
+      throw ApplicationFailure.nonRetryable(
+        `Provider '${name}' needs an API key in the environment variable ${p.apiKeyEnv} of the worker process; it is not set.`,
+        ErrorTypes.missingApiKey,
+      );
+    }
+    const client = this.createClient(p, apiKey);
+    this.clients.set(name, client);
+    return client;
+  }
+}

@@ -1,0 +1,28 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { quietRuntime } from './worker';
+
+/**
+ * The provisioned time-skipping server (scripts/provision-temporal.sh), else the SDK's own download,
+ * so the same tests run on an air-gapped machine and on one with internet access.
+ */
+export function testServerPath(): string | undefined {
+  const fromEnv = process.env.TEMPORAL_TEST_SERVER_PATH;
+  if (fromEnv) return fromEnv;
+  const cached = join(
+    process.env.BATCHKEEPER_CACHE ?? join(homedir(), '.cache', 'batchkeeper'),
+    'test-server-1.38.0',
+    'temporal-test-server',
+  );
+  return existsSync(cached) ? cached : undefined;
+}
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const path = testServerPath();
+  return TestWorkflowEnvironment.createTimeSkipping(
+    path ? { server: { executable: { type: 'existing-path', path } } } : undefined,
+  );
+}

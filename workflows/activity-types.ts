@@ -1,0 +1,45 @@
+// The activity interface the workflow calls. Types only: the implementations live in activities/.
+import type { BatchOutcome, BatchSnapshot, ProviderCancelOutcome } from './messages';
+
+export interface BatchRef {
+  /** Provider profile name configured on the worker. */
+  provider: string;
+  batchId: string;
+}
+
+export interface CancelBatchResult {
+  outcome: ProviderCancelOutcome;
+  snapshot: BatchSnapshot;
+}
+
+export interface RecordOutcomeInput {
+  workflowId: string;
+  outcome: BatchOutcome;
+}
+
+export interface BatchActivities {
+  retrieveBatch(ref: BatchRef): Promise<BatchSnapshot>;
+  cancelBatch(ref: BatchRef): Promise<CancelBatchResult>;
+  /** Idempotent by batch id: a retried or replayed call never double-counts. */
+  recordOutcome(input: RecordOutcomeInput): Promise<void>;
+}
+
+/** ApplicationFailure types raised by the activities; the non-retryable ones end the workflow with a clear message. */
+export const ErrorTypes = {
+  unknownProvider: 'UnknownProvider',
+  missingApiKey: 'ProviderApiKeyMissing',
+  auth: 'ProviderAuthFailed',
+  notFound: 'BatchNotFound',
+  badRequest: 'ProviderBadRequest',
+  rateLimited: 'ProviderRateLimited',
+  server: 'ProviderServerError',
+  network: 'ProviderUnreachable',
+} as const;
+
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
+  ErrorTypes.unknownProvider,
+  ErrorTypes.missingApiKey,
+  ErrorTypes.auth,
+  ErrorTypes.notFound,
+  ErrorTypes.badRequest,
+];

@@ -1,0 +1,240 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES, type BatchActivities, type BatchRef } from './activity-types';
+import { computeBilling } from './billing';
+import {
+  cancelSignal,
+  isTerminal,
+  statusQuery,
+  type BatchOutcome,
+  type BatchSnapshot,
+  type BatchStatusView,
+  type BatchWorkflowInput,
+  type CancelRequest,
+  type CancelSource,
+  type CarriedState,
+  type PollPolicy,
+  type TerminalStatus,
+  type WorkflowPhase,
+} from './messages';
+import { InvalidPollPolicyError, initialSchedule, nextWaitSeconds, observe, resolvePollPolicy } from './poll-schedule';
+
+/**
+ * Continue-as-new before a run's history grows large even if the server never suggests it:
+ * ~11 events per poll, so a run holds ~270 polls and a 336 h DashScope batch takes a handful of runs.
+ */
+const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
+const MAX_REASON_CHARS = 1000;
+const MAX_REQUESTED_BY_CHARS = 200;
+
+// Provider calls are cheap and the batch keeps running (and billing) at the provider whatever we do,
+// so transient failures retry without an attempt limit; config and auth errors fail fast instead.
+const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+});
+
+export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
+  const ref = validateInput(input);
+  const policy = policyOrFail(input);
+  const carried = input.carried;
+  const state: CarriedState & { phase: WorkflowPhase; lastPolledAt: string | null; nextPollAt: string | null } = {
+    snapshot: carried?.snapshot ?? null,
+    cancel: carried?.cancel ?? null,
+    cancelSent: carried?.cancelSent ?? false,
+    schedule: carried?.schedule ?? initialSchedule(policy),
+    providerCalls: carried?.providerCalls ?? 0,
+    polls: carried?.polls ?? 0,
+    runs: (carried?.runs ?? 0) + 1,
+    startedAt: carried?.startedAt ?? new Date().toISOString(),
+    phase: carried?.cancelSent ? 'cancelling' : 'tracking',
+    lastPolledAt: null,
+    nextPollAt: null,
+  };
+
+  const terminalNow = () => state.snapshot !== null && isTerminal(state.snapshot.status);
+  const cancelPending = () => state.cancel !== null && !state.cancel.tooLate && !state.cancelSent;
+
+  const requestCancel = (request: CancelRequest, source: CancelSource) => {
+    if (state.cancel) {
+      state.cancel.duplicates += 1;
+      return;
+    }
+    state.cancel = {
+      requestedAt: new Date().toISOString(),
+      reason: boundedString(request.reason, MAX_REASON_CHARS),
+      requestedBy: boundedString(request.requestedBy, MAX_REQUESTED_BY_CHARS),
+      source,
+      duplicates: 0,
+      tooLate: terminalNow(),
+      providerCalledAt: null,
+      providerOutcome: null,
+    };
+  };
+
+  setHandler(cancelSignal, (request) => requestCancel(sanitizeCancelRequest(request), 'signal'));
+  setHandler(statusQuery, (): BatchStatusView => ({
+    batchId: ref.batchId,
+    provider: ref.provider,
+    phase: state.phase,
+    snapshot: state.snapshot,
+    cancel: state.cancel,
+    billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
+    polls: state.polls,
+    providerCalls: state.providerCalls,
+    lastPolledAt: state.lastPolledAt,
+    nextPollAt: state.nextPollAt,
+    startedAt: state.startedAt,
+    run: state.runs,
+    pollPolicy: policy,
+  }));
+
+  const apply = (snapshot: BatchSnapshot) => {
+    state.snapshot = snapshot;
+    state.schedule = observe(state.schedule, snapshot, nowSeconds(), policy);
+    state.lastPolledAt = new Date().toISOString();
+  };
+
+  const track = async (allowContinueAsNew: boolean) => {
+    while (!terminalNow()) {
+      if (cancelPending()) {
+        state.phase = 'cancelling';
+        const result = await cancelBatch(ref);
+        state.providerCalls += 1;
+        state.cancelSent = true;
+        if (state.cancel) {
+          state.cancel.providerCalledAt = new Date().toISOString();
+          state.cancel.providerOutcome = result.outcome;
+        }
+        apply(result.snapshot);
+      } else {
+        const snapshot = await retrieveBatch(ref);
+        state.providerCalls += 1;
+        state.polls += 1;
+        apply(snapshot);
+      }
+      if (terminalNow()) break;
+
+      if (allowContinueAsNew && shouldContinueAsNew()) {
+        // Let a signal handler that is mid-way finish, so the carried state holds everything received.
+        await condition(allHandlersFinished);
+        if (!cancelPending()) {
+          await continueAsNew<typeof batchLifecycle>({
+            ...input,
+            carried: {
+              snapshot: state.snapshot,
+              cancel: state.cancel,
+              cancelSent: state.cancelSent,
+              schedule: state.schedule,
+              providerCalls: state.providerCalls,
+              polls: state.polls,
+              runs: state.runs,
+              startedAt: state.startedAt,
+            },
+          });
+        }
+      }
+
+      const snapshot = state.snapshot as BatchSnapshot;
+      const waitSeconds = nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent);
+      state.nextPollAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
+      // A cancel ends the wait at once; otherwise the durable timer fires.
+      await condition(cancelPending, waitSeconds * 1000);
+      state.nextPollAt = null;
+    }
+    // A cancel that arrived while the last poll was finding the batch terminal was never sent: too late.
+    if (state.cancel && !state.cancelSent) state.cancel.tooLate = true;
+  };
+
+  const finish = async (): Promise<BatchOutcome> => {
+    const snapshot = state.snapshot as BatchSnapshot;
+    state.phase = 'finished';
+    const outcome: BatchOutcome = {
+      batchId: ref.batchId,
+      provider: ref.provider,
+      status: snapshot.status as TerminalStatus,
+      billing: computeBilling(snapshot),
+      errors: snapshot.errors,
+      cancel: state.cancel,
+      snapshot,
+      providerCalls: state.providerCalls,
+      runs: state.runs,
+    };
+    await recordOutcome({ workflowId: workflowInfo().workflowId, outcome });
+    return outcome;
+  };
+
+  try {
+    await track(true);
+    return await finish();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelling the workflow must not leave a paid batch running: cancel it at the provider,
+    // wait for the terminal status and record billing, shielded from the cancellation itself.
+    await CancellationScope.nonCancellable(async () => {
+      requestCancel({ reason: 'workflow cancelled', requestedBy: 'temporal' }, 'workflow-cancellation');
+      await track(false);
+      await finish();
+    });
+    throw err;
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function shouldContinueAsNew(): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= CONTINUE_AS_NEW_AFTER_EVENTS;
+}
+
+function validateInput(input: BatchWorkflowInput): BatchRef {
+  const problems: string[] = [];
+  if (!input || typeof input !== 'object') throw ApplicationFailure.nonRetryable('Input must be an object', 'InvalidInput');
+  if (typeof input.batchId !== 'string' || input.batchId.trim() === '') problems.push('batchId must be a non-empty string');
+  if (typeof input.provider !== 'string' || input.provider.trim() === '') {
+    problems.push('provider must name a provider profile configured on the worker');
+  }
+  if (problems.length > 0) throw ApplicationFailure.nonRetryable(`Invalid input: ${problems.join('; ')}`, 'InvalidInput');
+  return { batchId: input.batchId, provider: input.provider };
+}
+
+function policyOrFail(input: BatchWorkflowInput): PollPolicy {
+  try {
+    return resolvePollPolicy(input.pollPolicy);
+  } catch (err) {
+    if (err instanceof InvalidPollPolicyError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+    throw err;
+  }
+}
+
+/** Signals can come from any language's client: accept what is usable, never throw in the handler. */
+function sanitizeCancelRequest(request: unknown): CancelRequest {
+  if (!request || typeof request !== 'object') return {};
+  const r = request as Record<string, unknown>;
+  return {
+    reason: typeof r.reason === 'string' ? r.reason : undefined,
+    requestedBy: typeof r.requestedBy === 'string' ? r.requestedBy : undefined,
+  };
+}
+
+function boundedString(value: string | undefined, max: number): string | null {
+  if (value === undefined || value.trim() === '') return null;
+  return value.length > max ? value.slice(0, max) : value;
+}
+
