@@ -1,6 +1,5 @@
 // A scripted provider for workflow tests: a batch whose state is a function of the (skipped) server time,
 // served through the real activities (real normalization, real error classification, real cancel logic).
-import { Context } from '@temporalio/activity';
 import { APIError } from 'openai';
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
@@ -44,7 +43,14 @@ export class FakeProvider {
   /** Resolved when an outcome is recorded; a test may hold recording open to act meanwhile. */
   recordGate: Promise<void> | null = null;
 
-  constructor(readonly plan: BatchPlan) {
+  /**
+   * @param clock server time in ms; pass the test environment's `currentTimeMs` (the activity's scheduled
+   *   time is not the time of a retried attempt on the test server).
+   */
+  constructor(
+    readonly plan: BatchPlan,
+    private readonly clock: () => Promise<number>,
+  ) {
     this.createdAt = plan.createdAt ?? null;
   }
 
@@ -76,19 +82,19 @@ export class FakeProvider {
     });
   }
 
-  private now(): number {
-    return Math.floor(Context.current().info.currentAttemptScheduledTimestampMs / 1000);
+  private async now(): Promise<number> {
+    return Math.floor((await this.clock()) / 1000);
   }
 
   private async retrieve(id: string): Promise<Batch> {
-    const at = this.now();
+    const at = await this.now();
     this.checkFault('retrieve', at, id);
     this.calls.push({ op: 'retrieve', at });
     return this.stateAt(at);
   }
 
   private async cancel(id: string): Promise<Batch> {
-    const at = this.now();
+    const at = await this.now();
     this.checkFault('cancel', at, id);
     const current = this.stateAt(at);
     if (['completed', 'failed', 'expired', 'cancelled'].includes(current.status)) {

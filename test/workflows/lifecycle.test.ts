@@ -2,7 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { batchLifecycle } from '../../workflows';
 import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/messages';
-import { FakeProvider } from '../helpers/fake-provider';
+import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 
@@ -13,12 +13,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
+const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());
 
 const HOUR = 3600;
 
 describe('batch lifecycle on the time-skipping server', () => {
   test('a 24 h batch completes: progress is visible mid-way, billing and calls at the end', async () => {
-    const fake = new FakeProvider({ id: 'batch_24h', total: 1000, runSeconds: 23 * HOUR, failRatio: 0.02 });
+    const fake = newFake({ id: 'batch_24h', total: 1000, runSeconds: 23 * HOUR, failRatio: 0.02 });
     const outcome = await withWorker(env, fake.activities(), async (taskQueue) => {
       const handle = await env.client.workflow.start(batchLifecycle, {
         taskQueue,
@@ -61,7 +62,7 @@ describe('batch lifecycle on the time-skipping server', () => {
   });
 
   test('expired batch: partial counts are billed, the rest is not run', async () => {
-    const fake = new FakeProvider({ id: 'batch_exp', total: 1000, runSeconds: 48 * HOUR, windowSeconds: 24 * HOUR });
+    const fake = newFake({ id: 'batch_exp', total: 1000, runSeconds: 48 * HOUR, windowSeconds: 24 * HOUR });
     const outcome: BatchOutcome = await withWorker(env, fake.activities(), (taskQueue) =>
       env.client.workflow.execute(batchLifecycle, {
         taskQueue,
@@ -82,7 +83,7 @@ describe('batch lifecycle on the time-skipping server', () => {
   });
 
   test('failed batch keeps the provider errors; DashScope 0 timestamps read as unset', async () => {
-    const fake = new FakeProvider({
+    const fake = newFake({
       id: 'batch_bad',
       total: 0,
       runSeconds: 60,
@@ -112,7 +113,7 @@ describe('batch lifecycle on the time-skipping server', () => {
   });
 
   test('invalid input and an invalid poll policy fail at once with a clear message', async () => {
-    const fake = new FakeProvider({ id: 'batch_x', total: 1, runSeconds: 1 });
+    const fake = newFake({ id: 'batch_x', total: 1, runSeconds: 1 });
     await withWorker(env, fake.activities(), async (taskQueue) => {
       const bad = env.client.workflow.execute(batchLifecycle, {
         taskQueue,

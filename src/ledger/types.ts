@@ -1,0 +1,122 @@
+import type { TerminalStatus } from '../../workflows/messages';
+import { TERMINAL_STATUSES } from '../../workflows/messages';
+
+/** One batch's billing totals as finance reads them: exactly one row per batch id. */
+export interface LedgerRow {
+  batchId: string;
+  /** Provider profile name configured on the worker (e.g. `openai`, `dashscope`). */
+  provider: string;
+  endpoint: string;
+  model: string | null;
+  status: TerminalStatus;
+  total: number;
+  completed: number;
+  /** Requests billed: equal to `completed`, also after cancel or expiry. */
+  billed: number;
+  failed: number;
+  notRun: number;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+  estimatedCostUsd: number | null;
+  cancelRequestedAt: string | null;
+  cancelReason: string | null;
+  cancelRequestedBy: string | null;
+  /** When the provider created the batch (ISO). */
+  createdAt: string | null;
+  /** When the batch reached its terminal status (ISO). */
+  finishedAt: string | null;
+  /** When this row was last written (ISO). */
+  recordedAt: string;
+  workflowId: string;
+}
+
+export interface LedgerListFilter {
+  /** Inclusive lower bound on `finishedAt`, or on `recordedAt` when the finish time is unknown. */
+  since?: Date;
+  /** Exclusive upper bound on the same time, so consecutive periods never overlap. */
+  until?: Date;
+  provider?: string;
+  status?: TerminalStatus;
+}
+
+export interface Ledger {
+  /** Upsert by batch id: recording the same batch again replaces its row, never adds a second one. */
+  record(row: LedgerRow): Promise<{ inserted: boolean }>;
+  get(batchId: string): Promise<LedgerRow | null>;
+  /** Oldest first, by `finishedAt` (falling back to `recordedAt`), then batch id. */
+  list(filter?: LedgerListFilter): Promise<LedgerRow[]>;
+  close(): Promise<void>;
+}
+
+/** Column names shared by both stores, in LedgerRow order. Changing them needs a schema migration. */
+export const LEDGER_COLUMNS = [
+  ['batchId', 'batch_id'],
+  ['provider', 'provider'],
+  ['endpoint', 'endpoint'],
+  ['model', 'model'],
+  ['status', 'status'],
+  ['total', 'total'],
+  ['completed', 'completed'],
+  ['billed', 'billed'],
+  ['failed', 'failed'],
+  ['notRun', 'not_run'],
+  ['inputTokens', 'input_tokens'],
+  ['outputTokens', 'output_tokens'],
+  ['totalTokens', 'total_tokens'],
+  ['estimatedCostUsd', 'estimated_cost_usd'],
+  ['cancelRequestedAt', 'cancel_requested_at'],
+  ['cancelReason', 'cancel_reason'],
+  ['cancelRequestedBy', 'cancel_requested_by'],
+  ['createdAt', 'created_at'],
+  ['finishedAt', 'finished_at'],
+  ['recordedAt', 'recorded_at'],
+  ['workflowId', 'workflow_id'],
+] as const satisfies readonly (readonly [keyof LedgerRow, string])[];
+
+const COUNT_FIELDS = ['total', 'completed', 'billed', 'failed', 'notRun'] as const;
+const TOKEN_FIELDS = ['inputTokens', 'outputTokens', 'totalTokens'] as const;
+const TIME_FIELDS = ['cancelRequestedAt', 'createdAt', 'finishedAt'] as const;
+
+/**
+ * Validates a row and puts every time into the one canonical ISO form (`toISOString`), so both stores
+ * return identical rows and SQLite's text times sort and compare chronologically.
+ */
+export function normalizeRow(row: LedgerRow): LedgerRow {
+  const out: LedgerRow = { ...row };
+  for (const key of ['batchId', 'provider', 'endpoint', 'workflowId'] as const) {
+    if (typeof row[key] !== 'string' || row[key] === '')
+      throw new TypeError(`ledger row: ${key} is required`);
+  }
+  if (!(TERMINAL_STATUSES as readonly string[]).includes(row.status)) {
+    throw new TypeError(`ledger row ${row.batchId}: status ${String(row.status)} is not terminal`);
+  }
+  for (const key of COUNT_FIELDS) {
+    if (!Number.isSafeInteger(row[key]) || row[key] < 0) {
+      throw new TypeError(`ledger row ${row.batchId}: ${key} must be a non-negative integer`);
+    }
+  }
+  for (const key of TOKEN_FIELDS) {
+    const v = row[key];
+    if (v !== null && (!Number.isSafeInteger(v) || v < 0)) {
+      throw new TypeError(`ledger row ${row.batchId}: ${key} must be a non-negative integer or null`);
+    }
+  }
+  if (
+    row.estimatedCostUsd !== null &&
+    !(Number.isFinite(row.estimatedCostUsd) && row.estimatedCostUsd >= 0)
+  ) {
+    throw new TypeError(`ledger row ${row.batchId}: estimatedCostUsd must be a non-negative number or null`);
+  }
+  for (const key of TIME_FIELDS) out[key] = canonicalIso(row[key], key, row.batchId);
+  out.recordedAt = canonicalIso(row.recordedAt, 'recordedAt', row.batchId) ?? '';
+  if (!out.recordedAt) throw new TypeError(`ledger row ${row.batchId}: recordedAt is required`);
+  return out;
+}
+
+function canonicalIso(value: string | null, key: string, batchId: string): string | null {
+  if (value === null) return null;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new TypeError(`ledger row ${batchId}: ${key} is not an ISO time: ${value}`);
+  return new Date(ms).toISOString();
+}

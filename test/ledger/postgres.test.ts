@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { openLedger } from '../../src/ledger';
+import { openPostgresLedger, POSTGRES_SCHEMA_VERSION } from '../../src/ledger/postgres';
+import { describeLedgerBehaviour } from './ledger-suite';
+import { row } from './fixtures';
+
+const url = process.env.BATCHKEEPER_TEST_DATABASE_URL;
+const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+const HOW = 'start one with: eval "$(scripts/start-postgres.sh)"';
+
+async function sql<T extends object = Record<string, unknown>>(
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Each test gets its own schema, so runs never see each other's rows or another module's tables. */
+function freshSchema(): string {
+  return `bk_ledger_test_${randomBytes(6).toString('hex')}`;
+}
+
+if (!url) {
+  if (inCi) {
+    test('Postgres ledger suite needs BATCHKEEPER_TEST_DATABASE_URL', () => {
+      throw new Error(
+        `BATCHKEEPER_TEST_DATABASE_URL is not set in CI, so the Postgres ledger went untested; ${HOW}`,
+      );
+    });
+  } else {
+    console.warn(`SKIPPING the Postgres ledger suite: BATCHKEEPER_TEST_DATABASE_URL is not set; ${HOW}`);
+    describe.skip('Postgres ledger (BATCHKEEPER_TEST_DATABASE_URL not set)', () => {
+      test('skipped', () => undefined);
+    });
+  }
+} else {
+  const connectionString = url;
+
+  describe('Postgres ledger', () => {
+    describeLedgerBehaviour(async () => {
+      const schema = freshSchema();
+      return {
+        open: () => openPostgresLedger({ connectionString, schema }),
+        dispose: async () => void (await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
+      };
+    });
+
+    describe('schema', () => {
+      let schema: string;
+      beforeEach(() => {
+        schema = freshSchema();
+      });
+      afterEach(async () => {
+        await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      });
+
+      test('workers starting at once all migrate the same fresh schema without colliding', async () => {
+        const ledgers = await Promise.all(
+          Array.from({ length: 5 }, () => openPostgresLedger({ connectionString, schema })),
+        );
+        try {
+          const versions = await sql<{ version: number }>(
+            `SELECT version FROM "${schema}".billing_ledger_schema`,
+          );
+          expect(versions).toEqual([{ version: POSTGRES_SCHEMA_VERSION }]);
+          await ledgers[0].record(row());
+          expect(await ledgers[4].get('batch_1')).toEqual(row());
+        } finally {
+          for (const l of ledgers) await l.close();
+        }
+      });
+
+      test('refuses a schema written by a newer batchkeeper', async () => {
+        await (await openPostgresLedger({ connectionString, schema })).close();
+        await sql(`UPDATE "${schema}".billing_ledger_schema SET version = version + 1`);
+        await expect(openPostgresLedger({ connectionString, schema })).rejects.toThrow(/newer/);
+      });
+
+      test('stores times as timestamptz and tokens as bigint', async () => {
+        const ledger = await openPostgresLedger({ connectionString, schema });
+        await ledger.close();
+        const cols = await sql<{ column_name: string; data_type: string }>(
+          `SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_schema = $1 AND table_name = 'billing_ledger' AND column_name IN ('finished_at', 'input_tokens')
+           ORDER BY column_name`,
+          [schema],
+        );
+        expect(cols).toEqual([
+          { column_name: 'finished_at', data_type: 'timestamp with time zone' },
+          { column_name: 'input_tokens', data_type: 'bigint' },
+        ]);
+      });
+
+      test('rejects a schema name that could inject SQL', async () => {
+        await expect(
+          openPostgresLedger({ connectionString, schema: 'x"; DROP TABLE y; --' }),
+        ).rejects.toThrow(/invalid Postgres schema/);
+      });
+    });
+
+    test('openLedger picks Postgres for a postgres:// URL', async () => {
+      const ledger = await openLedger({
+        databaseUrl: connectionString,
+        sqlitePath: '/nonexistent/never.sqlite',
+      });
+      const batchId = `batch_openledger_${randomBytes(4).toString('hex')}`;
+      try {
+        expect(await ledger.record(row({ batchId }))).toEqual({ inserted: true });
+        const found = await sql<{ billed: number }>(
+          'SELECT billed FROM public.billing_ledger WHERE batch_id = $1',
+          [batchId],
+        );
+        expect(found).toEqual([{ billed: 9 }]);
+      } finally {
+        await sql('DELETE FROM public.billing_ledger WHERE batch_id = $1', [batchId]);
+        await ledger.close();
+      }
+    });
+  });
+}
