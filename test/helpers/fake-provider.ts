@@ -64,8 +64,15 @@ export class FakeProvider {
   }
 
   activities(profileName = 'fake', apiKeyEnv = 'FAKE_PROVIDER_KEY'): BatchActivities {
-    const profile: ProviderProfile = { name: profileName, baseURL: 'http://fake.invalid/v1', apiKeyEnv, kind: 'generic' };
-    const client = { batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) } };
+    const profile: ProviderProfile = {
+      name: profileName,
+      baseURL: 'http://fake.invalid/v1',
+      apiKeyEnv,
+      kind: 'generic',
+    };
+    const client = {
+      batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
+    };
     const registry = new ProviderRegistry(
       [profile],
       { [apiKeyEnv]: 'sk-fake-test-key' },
@@ -101,7 +108,12 @@ export class FakeProvider {
       this.calls.push({ op: 'cancel', at, status: 400 });
       throw APIError.generate(
         400,
-        { error: { message: `Cannot cancel a batch with status '${current.status}'.`, type: 'invalid_request_error' } },
+        {
+          error: {
+            message: `Cannot cancel a batch with status '${current.status}'.`,
+            type: 'invalid_request_error',
+          },
+        },
         undefined,
         new Headers(),
       );
@@ -116,7 +128,13 @@ export class FakeProvider {
       this.calls.push({ op, at, status: 404 });
       throw APIError.generate(
         404,
-        { error: { message: `No batch found with id '${id}'.`, type: 'invalid_request_error', code: 'not_found' } },
+        {
+          error: {
+            message: `No batch found with id '${id}'.`,
+            type: 'invalid_request_error',
+            code: 'not_found',
+          },
+        },
         undefined,
         new Headers(),
       );
@@ -192,7 +210,10 @@ export class FakeProvider {
           };
     const files = (done: number) => {
       const c = counts(done);
-      return { output_file_id: c.completed > 0 ? 'file-out' : null, error_file_id: c.failed > 0 ? 'file-err' : null };
+      return {
+        output_file_id: c.completed > 0 ? 'file-out' : null,
+        error_file_id: c.failed > 0 ? 'file-err' : null,
+      };
     };
 
     if (p.validationErrors && t >= runStart) {
@@ -215,7 +236,8 @@ export class FakeProvider {
         cancelling_at: cancelAt,
         request_counts: counts(done),
       };
-      if (t < cancelAt + cancelling) return { ...common, status: 'cancelling', ...withUsage(done) } as unknown as Batch;
+      if (t < cancelAt + cancelling)
+        return { ...common, status: 'cancelling', ...withUsage(done) } as unknown as Batch;
       return {
         ...common,
         status: 'cancelled',
@@ -225,7 +247,8 @@ export class FakeProvider {
       } as unknown as Batch;
     }
 
-    if (t < runStart) return { ...base, status: 'validating', request_counts: counts(0, 0) } as unknown as Batch;
+    if (t < runStart)
+      return { ...base, status: 'validating', request_counts: counts(0, 0) } as unknown as Batch;
     if (runEnd > expiresAt && t >= expiresAt) {
       const done = this.doneAt(expiresAt, runStart);
       return {

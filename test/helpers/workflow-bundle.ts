@@ -9,10 +9,14 @@ const WORKFLOWS_DIR = join(__dirname, '..', '..', 'workflows');
 /** Bundling takes seconds: do it once per content of workflows/ and share it across test files. */
 export async function workflowBundle(): Promise<{ code: string }> {
   const hash = createHash('sha256');
-  for (const f of readdirSync(WORKFLOWS_DIR).sort()) hash.update(f).update(readFileSync(join(WORKFLOWS_DIR, f)));
+  for (const f of readdirSync(WORKFLOWS_DIR).sort())
+    hash.update(f).update(readFileSync(join(WORKFLOWS_DIR, f)));
   const file = join(tmpdir(), `batchkeeper-workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_DIR), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve(WORKFLOWS_DIR),
+    logger: quietLogger,
+  });
   writeFileSync(file, code);
   return { code };
 }

@@ -52,7 +52,9 @@ describe('cancel', () => {
     });
     // The provider finished in-flight requests while cancelling: those were done by cancelled_at.
     const cancelAt = fake.cancelRequestedAt as number;
-    const expectedDone = Math.floor((2400 * (cancelAt + 300 - (outcome.snapshot.timestamps.createdAt as number) - 60)) / (20 * HOUR));
+    const expectedDone = Math.floor(
+      (2400 * (cancelAt + 300 - (outcome.snapshot.timestamps.createdAt as number) - 60)) / (20 * HOUR),
+    );
     expect(outcome.billing.completed).toBe(expectedDone);
     expect(outcome.billing.billed).toBe(expectedDone);
     expect(outcome.billing.notRun).toBe(2400 - expectedDone);
@@ -84,7 +86,11 @@ describe('cancel', () => {
     });
     expect(outcome.status).toBe('completed');
     expect(outcome.billing).toMatchObject({ total: 100, completed: 100, billed: 100, notRun: 0 });
-    expect(outcome.cancel).toMatchObject({ reason: 'too slow', tooLate: false, providerOutcome: 'already-terminal' });
+    expect(outcome.cancel).toMatchObject({
+      reason: 'too slow',
+      tooLate: false,
+      providerOutcome: 'already-terminal',
+    });
     expect(fake.calls.filter((c) => c.op === 'cancel')).toEqual([expect.objectContaining({ status: 400 })]);
   });
 
@@ -104,7 +110,11 @@ describe('cancel', () => {
     expect(fake.count('cancel')).toBe(1);
     expect(outcome.status).toBe('cancelled');
     expect(outcome.billing).toMatchObject({ total: 500, completed: 0, billed: 0, notRun: 500 });
-    expect(outcome.cancel).toMatchObject({ reason: 'submitted by mistake', requestedBy: 'ops', tooLate: false });
+    expect(outcome.cancel).toMatchObject({
+      reason: 'submitted by mistake',
+      requestedBy: 'ops',
+      tooLate: false,
+    });
   });
 
   test('a cancel arriving after the terminal status is recorded as too late, not sent', async () => {
@@ -151,7 +161,10 @@ describe('cancel', () => {
     expect(fake.recorded).toHaveLength(1);
     const { outcome } = fake.recorded[0];
     expect(outcome.status).toBe('cancelled');
-    expect(outcome.cancel).toMatchObject({ source: 'workflow-cancellation', providerOutcome: 'cancel-requested' });
+    expect(outcome.cancel).toMatchObject({
+      source: 'workflow-cancellation',
+      providerOutcome: 'cancel-requested',
+    });
     expect(outcome.billing.billed).toBeGreaterThan(150);
     expect(outcome.billing.billed + outcome.billing.notRun + outcome.billing.failed).toBe(1000);
   });

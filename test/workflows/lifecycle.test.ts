@@ -46,7 +46,13 @@ describe('batch lifecycle on the time-skipping server', () => {
       billed: 980,
       failed: 20,
       notRun: 0,
-      tokens: { inputTokens: 50000, cachedTokens: 0, outputTokens: 20000, reasoningTokens: 0, totalTokens: 70000 },
+      tokens: {
+        inputTokens: 50000,
+        cachedTokens: 0,
+        outputTokens: 20000,
+        reasoningTokens: 0,
+        totalTokens: 70000,
+      },
     });
     expect(outcome.snapshot.outputFileId).toBe('file-out');
     expect(outcome.snapshot.errorFileId).toBe('file-err');
@@ -121,7 +127,9 @@ describe('batch lifecycle on the time-skipping server', () => {
         args: [{ batchId: '', provider: 'fake', pollPolicy: { maxIntervalSeconds: -1 } }],
       });
       await expect(bad).rejects.toThrow(WorkflowFailedError);
-      await expect(bad).rejects.toMatchObject({ cause: { message: expect.stringMatching(/batchId must be/) } });
+      await expect(bad).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/batchId must be/) },
+      });
       const badPolicy = env.client.workflow.execute(batchLifecycle, {
         taskQueue,
         workflowId: 'bad-policy',
