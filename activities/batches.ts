@@ -1,9 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { APIError } from 'openai';
 import type { BatchRef, CancelBatchResult } from '../workflows/activity-types';
 import { ErrorTypes } from '../workflows/activity-types';
 import { isTerminal, type BatchSnapshot } from '../workflows/messages';
-import { classifyProviderError } from './errors';
+import { asApiError, classifyProviderError } from './errors';
 import { UnknownBatchStatusError, toSnapshot } from './normalize';
 import type { ProviderRegistry } from './providers';
 
@@ -30,7 +29,7 @@ export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Pr
   } catch (err) {
     // Providers refuse to cancel a batch that finished meanwhile (a 4xx other than auth/404/429):
     // look at the batch; a terminal or cancelling one is the answer, not an error.
-    if (err instanceof APIError && isRefusal(err.status)) {
+    if (isRefusal(asApiError(err)?.status)) {
       const snapshot = await retrieveBatch(registry, ref);
       if (isTerminal(snapshot.status)) return { outcome: 'already-terminal', snapshot };
       if (snapshot.status === 'cancelling') return { outcome: 'already-cancelling', snapshot };

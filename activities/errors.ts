@@ -22,11 +22,15 @@ export function classifyProviderError(err: unknown, ctx: CallContext): Applicati
   if (err instanceof ApplicationFailure) return err;
   const what = `${ctx.operation}${ctx.batchId ? ` ${ctx.batchId}` : ''} on provider '${ctx.provider}'`;
   if (err instanceof APIConnectionError) {
-    return ApplicationFailure.retryable(`${what} could not reach the provider: ${err.message}`, ErrorTypes.network);
+    return ApplicationFailure.retryable(
+      `${what} could not reach the provider: ${err.message}`,
+      ErrorTypes.network,
+    );
   }
-  if (err instanceof APIError && typeof err.status === 'number') {
-    const status = err.status;
-    const detail = providerMessage(err);
+  const apiError = asApiError(err);
+  if (apiError && typeof apiError.status === 'number') {
+    const status = apiError.status;
+    const detail = providerMessage(apiError);
     if (status === 401 || status === 403) {
       const keyHint = ctx.apiKeyEnv ? ` Check the key in ${ctx.apiKeyEnv} on the worker.` : '';
       return ApplicationFailure.nonRetryable(
@@ -43,7 +47,7 @@ export function classifyProviderError(err: unknown, ctx: CallContext): Applicati
       );
     }
     if (status === 429) {
-      const delay = retryAfterMs(err.headers) ?? DEFAULT_RATE_LIMIT_DELAY_MS;
+      const delay = retryAfterMs(apiError.headers) ?? DEFAULT_RATE_LIMIT_DELAY_MS;
       return ApplicationFailure.create({
         message: `${what} was rate limited (429): ${detail}; retrying in ${Math.round(delay / 1000)} s`,
         type: ErrorTypes.rateLimited,
@@ -53,25 +57,41 @@ export function classifyProviderError(err: unknown, ctx: CallContext): Applicati
       });
     }
     if (status >= 500) {
-      return ApplicationFailure.retryable(`${what} failed at the provider (${status}): ${detail}`, ErrorTypes.server, {
-        status,
-      });
+      return ApplicationFailure.retryable(
+        `${what} failed at the provider (${status}): ${detail}`,
+        ErrorTypes.server,
+        {
+          status,
+        },
+      );
     }
     // 408/409 are transient by HTTP's definition; other 4xx mean the request itself is wrong.
     if (status === 408 || status === 409) {
-      return ApplicationFailure.retryable(`${what} failed (${status}): ${detail}`, ErrorTypes.server, { status });
+      return ApplicationFailure.retryable(`${what} failed (${status}): ${detail}`, ErrorTypes.server, {
+        status,
+      });
     }
-    return ApplicationFailure.nonRetryable(`${what} was rejected (${status}): ${detail}`, ErrorTypes.badRequest, {
-      status,
-    });
+    return ApplicationFailure.nonRetryable(
+      `${what} was rejected (${status}): ${detail}`,
+      ErrorTypes.badRequest,
+      {
+        status,
+      },
+    );
   }
   const message = err instanceof Error ? err.message : String(err);
   return ApplicationFailure.retryable(`${what} failed: ${message}`, ErrorTypes.network);
 }
 
+/** `instanceof` narrows to APIError<any, ...>; pin the SDK's declared defaults instead. */
+export function asApiError(err: unknown): APIError | null {
+  return err instanceof APIError ? (err as APIError) : null;
+}
+
 function providerMessage(err: APIError): string {
-  const body = err.error as { message?: unknown } | undefined;
-  const message = typeof body?.message === 'string' ? body.message : err.message;
+  const body: unknown = err.error;
+  const fromBody = body && typeof body === 'object' ? (body as Record<string, unknown>).message : undefined;
+  const message = typeof fromBody === 'string' ? fromBody : err.message;
   return message.replace(/\s+/g, ' ').trim() || 'no message';
 }
 

@@ -19,9 +19,11 @@ export class UnknownBatchStatusError extends Error {}
  * timestamps as 0, OpenAI as null; usage only on recent OpenAI batches); this is the one place that knows.
  */
 export function toSnapshot(raw: Batch): BatchSnapshot {
-  const status = raw.status as BatchStatus;
+  const status = raw.status;
   if (!KNOWN_STATUSES.includes(status)) {
-    throw new UnknownBatchStatusError(`Batch ${raw.id} has a status this worker does not know: '${String(raw.status)}'`);
+    throw new UnknownBatchStatusError(
+      `Batch ${raw.id} has a status this worker does not know: '${String(raw.status)}'`,
+    );
   }
   const counts = raw.request_counts;
   return {
@@ -37,14 +39,12 @@ export function toSnapshot(raw: Batch): BatchSnapshot {
       completed: count(counts?.completed),
       failed: count(counts?.failed),
     },
-    errors: (raw.errors?.data ?? []).map(
-      (e): BatchErrorItem => ({
-        code: e.code ?? null,
-        message: e.message ?? null,
-        param: e.param ?? null,
-        line: typeof e.line === 'number' ? e.line : null,
-      }),
-    ),
+    errors: (raw.errors?.data ?? []).map((e): BatchErrorItem => ({
+      code: e.code ?? null,
+      message: e.message ?? null,
+      param: e.param ?? null,
+      line: typeof e.line === 'number' ? e.line : null,
+    })),
     usage: toUsage(raw.usage),
     metadata: stringRecord(raw.metadata),
     timestamps: {

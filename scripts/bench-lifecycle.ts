@@ -26,7 +26,10 @@ async function main(): Promise<void> {
       ['8 h batch', 8],
       ['30 min batch', 0.5],
     ] as const) {
-      const fake = new FakeProvider({ id: `bench_${runHours}`, total: 10_000, runSeconds: runHours * HOUR }, clock);
+      const fake = new FakeProvider(
+        { id: `bench_${runHours}`, total: 10_000, runSeconds: runHours * HOUR },
+        clock,
+      );
       const started = performance.now();
       const { events, outcome } = await withWorker(env, fake.activities(), async (taskQueue) => {
         const handle = await env.client.workflow.start(batchLifecycle, {
@@ -40,7 +43,13 @@ async function main(): Promise<void> {
       const wall = performance.now() - started;
       const done = outcome.snapshot.timestamps.completedAt as number;
       const seenLate = fake.calls[fake.calls.length - 1].at - done;
-      rows.push([label, `${(wall / 1000).toFixed(2)} s`, String(fake.count('retrieve')), String(events), `${seenLate} s`]);
+      rows.push([
+        label,
+        `${(wall / 1000).toFixed(2)} s`,
+        String(fake.count('retrieve')),
+        String(events),
+        `${seenLate} s`,
+      ]);
     }
     console.log('\nLifecycle with the default poll policy (time-skipping server)');
     console.table(

@@ -18,10 +18,10 @@ export interface RecordOutcomeInput {
 }
 
 export interface BatchActivities {
-  retrieveBatch(ref: BatchRef): Promise<BatchSnapshot>;
-  cancelBatch(ref: BatchRef): Promise<CancelBatchResult>;
+  retrieveBatch: (ref: BatchRef) => Promise<BatchSnapshot>;
+  cancelBatch: (ref: BatchRef) => Promise<CancelBatchResult>;
   /** Idempotent by batch id: a retried or replayed call never double-counts. */
-  recordOutcome(input: RecordOutcomeInput): Promise<void>;
+  recordOutcome: (input: RecordOutcomeInput) => Promise<void>;
 }
 
 /** ApplicationFailure types raised by the activities; the non-retryable ones end the workflow with a clear message. */

@@ -26,7 +26,13 @@ import {
   type TerminalStatus,
   type WorkflowPhase,
 } from './messages';
-import { InvalidPollPolicyError, initialSchedule, nextWaitSeconds, observe, resolvePollPolicy } from './poll-schedule';
+import {
+  InvalidPollPolicyError,
+  initialSchedule,
+  nextWaitSeconds,
+  observe,
+  resolvePollPolicy,
+} from './poll-schedule';
 
 /**
  * Continue-as-new before a run's history grows large even if the server never suggests it:
@@ -52,7 +58,11 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const ref = validateInput(input);
   const policy = policyOrFail(input);
   const carried = input.carried;
-  const state: CarriedState & { phase: WorkflowPhase; lastPolledAt: string | null; nextPollAt: string | null } = {
+  const state: CarriedState & {
+    phase: WorkflowPhase;
+    lastPolledAt: string | null;
+    nextPollAt: string | null;
+  } = {
     snapshot: carried?.snapshot ?? null,
     cancel: carried?.cancel ?? null,
     cancelSent: carried?.cancelSent ?? false,
@@ -205,12 +215,15 @@ function shouldContinueAsNew(): boolean {
 
 function validateInput(input: BatchWorkflowInput): BatchRef {
   const problems: string[] = [];
-  if (!input || typeof input !== 'object') throw ApplicationFailure.nonRetryable('Input must be an object', 'InvalidInput');
-  if (typeof input.batchId !== 'string' || input.batchId.trim() === '') problems.push('batchId must be a non-empty string');
+  if (!input || typeof input !== 'object')
+    throw ApplicationFailure.nonRetryable('Input must be an object', 'InvalidInput');
+  if (typeof input.batchId !== 'string' || input.batchId.trim() === '')
+    problems.push('batchId must be a non-empty string');
   if (typeof input.provider !== 'string' || input.provider.trim() === '') {
     problems.push('provider must name a provider profile configured on the worker');
   }
-  if (problems.length > 0) throw ApplicationFailure.nonRetryable(`Invalid input: ${problems.join('; ')}`, 'InvalidInput');
+  if (problems.length > 0)
+    throw ApplicationFailure.nonRetryable(`Invalid input: ${problems.join('; ')}`, 'InvalidInput');
   return { batchId: input.batchId, provider: input.provider };
 }
 
@@ -218,7 +231,8 @@ function policyOrFail(input: BatchWorkflowInput): PollPolicy {
   try {
     return resolvePollPolicy(input.pollPolicy);
   } catch (err) {
-    if (err instanceof InvalidPollPolicyError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+    if (err instanceof InvalidPollPolicyError)
+      throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
     throw err;
   }
 }
@@ -237,4 +251,3 @@ function boundedString(value: string | undefined, max: number): string | null {
   if (value === undefined || value.trim() === '') return null;
   return value.length > max ? value.slice(0, max) : value;
 }
-

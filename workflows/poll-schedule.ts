@@ -33,7 +33,8 @@ export function resolvePollPolicy(overrides: Partial<PollPolicy> | undefined): P
   ];
   for (const key of positive) {
     const v = policy[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${key} must be a positive number`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      problems.push(`${key} must be a positive number`);
   }
   if (!(policy.backoffCoefficient >= 1)) problems.push('backoffCoefficient must be >= 1');
   if (policy.minIntervalSeconds > policy.maxIntervalSeconds) {

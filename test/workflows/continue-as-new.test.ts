@@ -1,5 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { batchLifecycle } from '../../workflows';
 import { batchWorkflowId, statusQuery } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
@@ -22,7 +23,7 @@ async function runChain(handle: WorkflowHandle, firstRunId: string): Promise<num
   const lengths: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     lengths.push(events.length);
     const last = events[events.length - 1];

