@@ -6,8 +6,11 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES, type BatchActivities, type BatchRef } from './activity-types';
 import { computeBilling } from './billing';
@@ -33,6 +36,12 @@ import {
   observe,
   resolvePollPolicy,
 } from './poll-schedule';
+import { currentDetails, formatDuration } from './presentation';
+import {
+  changedSearchAttributes,
+  searchAttributeValues,
+  type SearchAttributeValues,
+} from './search-attributes';
 
 /**
  * Continue-as-new before a run's history grows large even if the server never suggests it:
@@ -44,7 +53,7 @@ const MAX_REQUESTED_BY_CHARS = 200;
 
 // Provider calls are cheap and the batch keeps running (and billing) at the provider whatever we do,
 // so transient failures retry without an attempt limit; config and auth errors fail fast instead.
-const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>({
+const ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {
     initialInterval: '5 seconds',
@@ -52,7 +61,8 @@ const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActiv
     maximumInterval: '5 minutes',
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   },
-});
+};
+const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>(ACTIVITY_OPTIONS);
 
 export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const ref = validateInput(input);
@@ -96,34 +106,77 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     };
   };
 
-  setHandler(cancelSignal, (request) => requestCancel(sanitizeCancelRequest(request), 'signal'));
-  setHandler(statusQuery, (): BatchStatusView => ({
-    batchId: ref.batchId,
-    provider: ref.provider,
-    phase: state.phase,
-    snapshot: state.snapshot,
-    cancel: state.cancel,
-    billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
-    polls: state.polls,
-    providerCalls: state.providerCalls,
-    lastPolledAt: state.lastPolledAt,
-    nextPollAt: state.nextPollAt,
-    startedAt: state.startedAt,
-    run: state.runs,
-    pollPolicy: policy,
-  }));
+  let published: SearchAttributeValues = {};
+  let nextPollInSeconds: number | null = null;
+  /** Mirrors the state where people look: current details (no history cost) and changed search attributes. */
+  const publish = () => {
+    setCurrentDetails(
+      currentDetails({
+        batchId: ref.batchId,
+        provider: ref.provider,
+        snapshot: state.snapshot,
+        cancel: state.cancel,
+        billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
+        nextPollInSeconds,
+        polls: state.polls,
+        run: state.runs,
+      }),
+    );
+    if (input.searchAttributes === false) return;
+    const next = searchAttributeValues(ref.batchId, ref.provider, state.snapshot, state.cancel);
+    const updates = changedSearchAttributes(published, next);
+    if (updates.length > 0) upsertSearchAttributes(updates);
+    published = next;
+  };
+
+  setHandler(
+    cancelSignal,
+    (request) => {
+      requestCancel(sanitizeCancelRequest(request), 'signal');
+      publish();
+    },
+    {
+      description:
+        'Cancel the batch at the provider. Payload {"reason"?: string, "requestedBy"?: string}. Duplicates are ' +
+        'recorded and sent once; completed requests before the cancel are still billed.',
+    },
+  );
+  setHandler(
+    statusQuery,
+    (): BatchStatusView => ({
+      batchId: ref.batchId,
+      provider: ref.provider,
+      phase: state.phase,
+      snapshot: state.snapshot,
+      cancel: state.cancel,
+      billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
+      polls: state.polls,
+      providerCalls: state.providerCalls,
+      lastPolledAt: state.lastPolledAt,
+      nextPollAt: state.nextPollAt,
+      startedAt: state.startedAt,
+      run: state.runs,
+      pollPolicy: policy,
+    }),
+    {
+      description:
+        'The whole snapshot: provider status and request counts, cancel record, billing, poll schedule.',
+    },
+  );
 
   const apply = (snapshot: BatchSnapshot) => {
     state.snapshot = snapshot;
     state.schedule = observe(state.schedule, snapshot, nowSeconds(), policy);
     state.lastPolledAt = new Date().toISOString();
+    publish();
   };
+  const withSummary = (summary: string): ActivityOptions => ({ ...ACTIVITY_OPTIONS, summary });
 
   const track = async (allowContinueAsNew: boolean) => {
     while (!terminalNow()) {
       if (cancelPending()) {
         state.phase = 'cancelling';
-        const result = await cancelBatch(ref);
+        const result = await cancelBatch.executeWithOptions(withSummary(`cancel ${ref.batchId}`), [ref]);
         state.providerCalls += 1;
         state.cancelSent = true;
         if (state.cancel) {
@@ -132,7 +185,9 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         }
         apply(result.snapshot);
       } else {
-        const snapshot = await retrieveBatch(ref);
+        const snapshot = await retrieveBatch.executeWithOptions(withSummary(`retrieve ${ref.batchId}`), [
+          ref,
+        ]);
         state.providerCalls += 1;
         state.polls += 1;
         apply(snapshot);
@@ -162,9 +217,14 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       const snapshot = state.snapshot as BatchSnapshot;
       const waitSeconds = nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent);
       state.nextPollAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
+      nextPollInSeconds = waitSeconds;
+      publish();
       // A cancel ends the wait at once; otherwise the durable timer fires.
-      await condition(cancelPending, waitSeconds * 1000);
+      await condition(cancelPending, waitSeconds * 1000, {
+        summary: `next poll in ${formatDuration(waitSeconds)}`,
+      });
       state.nextPollAt = null;
+      nextPollInSeconds = null;
     }
     // A cancel that arrived while the last poll was finding the batch terminal was never sent: too late.
     if (state.cancel && !state.cancelSent) state.cancel.tooLate = true;
@@ -173,6 +233,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const finish = async (): Promise<BatchOutcome> => {
     const snapshot = state.snapshot as BatchSnapshot;
     state.phase = 'finished';
+    publish();
     const outcome: BatchOutcome = {
       batchId: ref.batchId,
       provider: ref.provider,
@@ -184,7 +245,9 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       providerCalls: state.providerCalls,
       runs: state.runs,
     };
-    await recordOutcome({ workflowId: workflowInfo().workflowId, outcome });
+    await recordOutcome.executeWithOptions(withSummary(`record billing for ${ref.batchId}`), [
+      { workflowId: workflowInfo().workflowId, outcome },
+    ]);
     return outcome;
   };
 

@@ -141,6 +141,8 @@ export interface BatchWorkflowInput {
   /** Name of a provider profile configured on the worker (never a key). */
   provider: string;
   pollPolicy?: Partial<PollPolicy>;
+  /** Upsert the Batch* search attributes (default true); turn off on a namespace where they are not registered. */
+  searchAttributes?: boolean;
   /** Set only by continue-as-new: the state carried over from the previous run. */
   carried?: CarriedState;
 }

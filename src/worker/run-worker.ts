@@ -9,6 +9,7 @@ import { keyStatus } from '../config/providers';
 import type { WorkerConfig } from '../config/worker-config';
 import { openLedger } from '../ledger';
 import { createLogger, temporalLogger, type Pino } from './logger';
+import { registerSearchAttributes } from './search-attributes';
 
 /** Built by `npm run build`; production starts skip bundling workflows at start-up. */
 export const PREBUILT_BUNDLE = join(__dirname, '..', '..', 'workflow-bundle.js');
@@ -65,6 +66,17 @@ export async function startWorker(
       `cannot reach Temporal at ${address}: ${(err as Error).message}. ` +
         'Start a server (`batchkeeper dev` starts one) or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY.',
     );
+  }
+
+  const registration = await registerSearchAttributes(connection.operatorService, namespace);
+  if ('error' in registration) {
+    logger.warn(
+      { namespace, error: registration.error },
+      'could not register the Batch* search attributes (on Temporal Cloud create them once, see README); ' +
+        'workflows upserting them fail their tasks until they exist',
+    );
+  } else if (registration.registered.length > 0) {
+    logger.info({ namespace, registered: registration.registered }, 'registered search attributes');
   }
 
   const ledger = await openLedger(config.ledger);

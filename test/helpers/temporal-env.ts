@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { registerSearchAttributes } from '../../src/worker/search-attributes';
 import { quietRuntime } from './worker';
 
 /**
@@ -22,7 +23,10 @@ export function testServerPath(): string | undefined {
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const path = testServerPath();
-  return TestWorkflowEnvironment.createTimeSkipping(
+  const env = await TestWorkflowEnvironment.createTimeSkipping(
     path ? { server: { executable: { type: 'existing-path', path } } } : undefined,
   );
+  const result = await registerSearchAttributes(env.connection.operatorService, env.namespace ?? 'default');
+  if ('error' in result) throw new Error(`registering search attributes on the test server: ${result.error}`);
+  return env;
 }

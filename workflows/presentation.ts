@@ -1,0 +1,92 @@
+// What people read in the Temporal Web UI: the progress line and the current-details markdown. Nothing secret.
+import type { BatchSnapshot, BillingTotals, CancelRecord } from './messages';
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ''}`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h}h${m ? ` ${m}m` : ''}`;
+}
+
+/** e.g. "in_progress: 480/1000 done (48%), 10 failed". Finalizing is not shown as 100% done-and-dusted. */
+export function progressLine(snapshot: BatchSnapshot | null): string {
+  if (!snapshot) return 'waiting for the first poll';
+  const { total, completed, failed } = snapshot.requestCounts;
+  if (total === 0) return `${snapshot.status}: no request counts yet`;
+  const done = completed + failed;
+  const pct = Math.floor((done / total) * 100);
+  const failures = failed > 0 ? `, ${failed} failed` : '';
+  return `${snapshot.status}: ${done}/${total} done (${pct}%)${failures}`;
+}
+
+function progressBar(snapshot: BatchSnapshot | null, width = 20): string {
+  const total = snapshot?.requestCounts.total ?? 0;
+  if (!snapshot || total === 0) return '';
+  const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
+  const filled = Math.round((done / total) * width);
+  return '`' + '█'.repeat(filled) + '░'.repeat(width - filled) + '`';
+}
+
+export interface DetailsInput {
+  batchId: string;
+  provider: string;
+  snapshot: BatchSnapshot | null;
+  cancel: CancelRecord | null;
+  billing: BillingTotals | null;
+  nextPollInSeconds: number | null;
+  polls: number;
+  run: number;
+}
+
+export function currentDetails(d: DetailsInput): string {
+  const lines: string[] = [];
+  lines.push(`**${progressLine(d.snapshot)}** ${progressBar(d.snapshot)}`.trim());
+  const s = d.snapshot;
+  lines.push(
+    `Batch \`${d.batchId}\` on **${d.provider}**` +
+      (s ? ` · \`${s.endpoint}\` · window ${s.completionWindow}` : ''),
+  );
+  if (d.nextPollInSeconds !== null)
+    lines.push(`Next poll in ${formatDuration(d.nextPollInSeconds)} · ${d.polls} polls so far`);
+  if (d.cancel) {
+    const who = d.cancel.requestedBy ? ` by ${d.cancel.requestedBy}` : '';
+    const why = d.cancel.reason ? ` — "${d.cancel.reason}"` : '';
+    const state = d.cancel.tooLate
+      ? 'arrived after the batch had finished (not sent)'
+      : d.cancel.providerOutcome
+        ? `provider: ${d.cancel.providerOutcome}`
+        : 'sending to the provider';
+    lines.push(`Cancel requested ${d.cancel.requestedAt}${who}${why}; ${state}`);
+  }
+  if (d.billing) {
+    const b = d.billing;
+    const tokens = b.tokens ? ` · tokens ${b.tokens.totalTokens}` : '';
+    lines.push(
+      `Billing: **${b.billed} billed** · ${b.failed} failed · ${b.notRun} not run of ${b.total}${tokens}`,
+    );
+  }
+  if (s && s.errors.length > 0) {
+    const shown = s.errors
+      .slice(0, 5)
+      .map((e) => `- ${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`);
+    lines.push(`Errors (${s.errors.length}):`, ...shown);
+  }
+  if (d.run > 1) lines.push(`Run ${d.run} (continued as new)`);
+  return lines.join('\n\n');
+}
+
+/** Static summary and details set when the workflow is started (clients call this). */
+export function startMetadata(
+  batchId: string,
+  provider: string,
+): { staticSummary: string; staticDetails: string } {
+  return {
+    staticSummary: `Batch ${batchId} on ${provider}`,
+    staticDetails:
+      `Tracks provider batch \`${batchId}\` on profile **${provider}** until a terminal status, then records ` +
+      'billing. Send the `cancel` signal (`{"reason": "...", "requestedBy": "..."}`) to cancel it at the provider; ' +
+      'query `status` for the full snapshot.',
+  };
+}
