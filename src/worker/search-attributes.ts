@@ -27,7 +27,7 @@ export async function registerSearchAttributes(
     const existing = await operator.listSearchAttributes({ namespace }).then(
       (listed) => Object.keys(listed.customAttributes ?? {}),
       (err: { code?: number }) => {
-        if (err.code === UNIMPLEMENTED) return [];
+        if (err.code === UNIMPLEMENTED) return [] as string[];
         throw err;
       },
     );
