@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
 import type { ProviderProfile } from '../../activities/providers';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { loadWorkerConfig } from '../config/worker-config';
 import { startEmulator, type EmulatorHandle } from '../emulator';
 import { startWorker } from '../worker/run-worker';
