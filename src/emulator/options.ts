@@ -1,0 +1,108 @@
+import type { LoggerOptions } from 'pino';
+import type { FaultConfig } from './faults';
+import { PROFILES } from './profiles';
+import type { ProfileName, Timing } from './types';
+
+export interface EmulatorOptions {
+  /** TCP port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 'openai'. */
+  profile?: ProfileName;
+  /** Bearer key accepted on the API routes. Default 'sk-emulator'. */
+  apiKey?: string;
+  /** Real-time factor of the real clock (10 = ten emulated seconds per wall second). Default 1. */
+  speed?: number;
+  /** 'manual' only moves through advance(); default 'real'. */
+  clock?: 'real' | 'manual';
+  /** Unix seconds the clock starts at (default: now). */
+  startTime?: number;
+  /** Seconds a batch stays `validating`. Default 2. */
+  validatingSeconds?: number;
+  /** Seconds each request takes to run (requests run one after another). Default 0.1. */
+  requestSeconds?: number;
+  /** Alternative to requestSeconds (requestSeconds = 1 / requestsPerSecond). */
+  requestsPerSecond?: number;
+  /** Seconds a batch stays `finalizing`. Default 2. */
+  finalizingSeconds?: number;
+  /** Seconds a batch stays `cancelling` before `cancelled`. Default 3. */
+  cancellingSeconds?: number;
+  /** Share (0..1) of requests that fail into the error file, chosen by a hash of custom_id. Default 0. */
+  failureRate?: number;
+  /** Requests per input file. Default 50000. */
+  maxLines?: number;
+  /** Input file size accepted by batch validation. Default 200 MB (openai) / 500 MB (dashscope). */
+  maxFileBytes?: number;
+  /** Bytes per input line. Default none (openai) / 6 MB (dashscope). */
+  maxLineBytes?: number;
+  /** Largest upload accepted by POST /files (HTTP 413 above). Default 1 GiB. */
+  maxUploadBytes?: number;
+  /** Where files live on disk. Default: a fresh temp dir, removed on close. */
+  dataDir?: string;
+  /** Faults active from the start. */
+  faults?: FaultConfig;
+  /** Fastify/pino logger: false (default), true or pino options. */
+  logger?: boolean | LoggerOptions;
+}
+
+export interface ResolvedOptions {
+  port: number;
+  host: string;
+  profile: ProfileName;
+  apiKey: string;
+  speed: number;
+  clock: 'real' | 'manual';
+  startTime: number | undefined;
+  timing: Timing;
+  failureRate: number;
+  maxLines: number;
+  maxFileBytes: number;
+  maxLineBytes: number | undefined;
+  maxUploadBytes: number;
+  dataDir: string | undefined;
+  faults: FaultConfig;
+  logger: boolean | LoggerOptions;
+}
+
+function nonNegative(name: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (!Number.isFinite(x) || x < 0) throw new RangeError(`${name} must be a finite number >= 0, got ${x}`);
+  return x;
+}
+
+export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
+  const profile = o.profile ?? 'openai';
+  if (!(profile in PROFILES)) throw new RangeError(`unknown profile '${String(profile)}'`);
+  const p = PROFILES[profile];
+  let requestSeconds = nonNegative('requestSeconds', o.requestSeconds, 0.1);
+  if (o.requestsPerSecond !== undefined) {
+    if (!(o.requestsPerSecond > 0)) throw new RangeError('requestsPerSecond must be > 0');
+    requestSeconds = 1 / o.requestsPerSecond;
+  }
+  const failureRate = nonNegative('failureRate', o.failureRate, 0);
+  if (failureRate > 1) throw new RangeError('failureRate must be within 0..1');
+  return {
+    port: o.port ?? 0,
+    host: o.host ?? '127.0.0.1',
+    profile,
+    apiKey: o.apiKey ?? 'sk-emulator',
+    speed: o.speed ?? 1,
+    clock: o.clock ?? 'real',
+    startTime: o.startTime,
+    timing: {
+      validatingSeconds: nonNegative('validatingSeconds', o.validatingSeconds, 2),
+      requestSeconds,
+      finalizingSeconds: nonNegative('finalizingSeconds', o.finalizingSeconds, 2),
+      cancellingSeconds: nonNegative('cancellingSeconds', o.cancellingSeconds, 3),
+    },
+    failureRate,
+    maxLines: o.maxLines ?? 50000,
+    maxFileBytes: o.maxFileBytes ?? p.defaultMaxFileBytes,
+    maxLineBytes: o.maxLineBytes ?? p.defaultMaxLineBytes,
+    maxUploadBytes: o.maxUploadBytes ?? 1024 * 1024 * 1024,
+    dataDir: o.dataDir,
+    faults: o.faults ?? {},
+    logger: o.logger ?? false,
+  };
+}
