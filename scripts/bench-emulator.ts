@@ -3,10 +3,7 @@
  * while it takes a 50,000-line ~200 MB input from upload to completed output.
  *
  * The emulator runs in a child process so its RSS and CPU are its own. Everything targets 127.0.0.1 and every
- * loop is bounded in time. Run (no TS runner is installed, so compile first; dist/ is git-ignored):
- *   npx tsc --outDir dist --rootDir . --module node16 --moduleResolution node16 --target ES2022 \
- *     --strict --esModuleInterop --skipLibCheck --types node scripts/bench-emulator.ts src/emulator/index.ts &&
- *     node dist/scripts/bench-emulator.js
+ * loop is bounded in time. Run: npm run bench:emulator
  * Options (env): BENCH_SECONDS (5), BENCH_CONCURRENCY (16), BENCH_LINES (50000), BENCH_MB (195).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
