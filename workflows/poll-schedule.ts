@@ -23,7 +23,20 @@ const AIM_MARGIN_SECONDS = 5;
 export class InvalidPollPolicyError extends Error {}
 
 export function resolvePollPolicy(overrides: Partial<PollPolicy> | undefined): PollPolicy {
-  const policy: PollPolicy = { ...DEFAULT_POLL_POLICY, ...stripUndefined(overrides ?? {}) };
+  const given = stripUndefined(overrides ?? {});
+  const policy: PollPolicy = { ...DEFAULT_POLL_POLICY, ...given };
+  // A lower cap given alone pulls the defaults below it down with it, instead of being an error.
+  if (typeof given.maxIntervalSeconds === 'number' && given.maxIntervalSeconds > 0) {
+    const cap = given.maxIntervalSeconds;
+    if (given.minIntervalSeconds === undefined)
+      policy.minIntervalSeconds = Math.min(policy.minIntervalSeconds, cap);
+    if (given.initialIntervalSeconds === undefined) {
+      policy.initialIntervalSeconds = Math.min(policy.initialIntervalSeconds, cap);
+    }
+    if (given.cancelPollIntervalSeconds === undefined) {
+      policy.cancelPollIntervalSeconds = Math.min(policy.cancelPollIntervalSeconds, cap);
+    }
+  }
   const problems: string[] = [];
   const positive: (keyof PollPolicy)[] = [
     'initialIntervalSeconds',

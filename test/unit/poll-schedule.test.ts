@@ -105,8 +105,24 @@ describe('poll schedule', () => {
 
   test('policy overrides are validated with every problem named', () => {
     expect(resolvePollPolicy({ maxIntervalSeconds: 120 }).maxIntervalSeconds).toBe(120);
+    // A small cap alone brings the other defaults under it (e.g. fast polling for demos and e2e runs).
+    expect(resolvePollPolicy({ maxIntervalSeconds: 2 })).toMatchObject({
+      minIntervalSeconds: 2,
+      initialIntervalSeconds: 2,
+      cancelPollIntervalSeconds: 2,
+    });
+    expect(() => resolvePollPolicy({ maxIntervalSeconds: 2, minIntervalSeconds: 5 })).toThrow(
+      /minIntervalSeconds/,
+    );
     expect(resolvePollPolicy({ initialIntervalSeconds: undefined }).initialIntervalSeconds).toBe(30);
-    expect(() => resolvePollPolicy({ backoffCoefficient: 0.5, maxIntervalSeconds: 10 })).toThrow(
+    expect(() =>
+      resolvePollPolicy({
+        backoffCoefficient: 0.5,
+        maxIntervalSeconds: 10,
+        minIntervalSeconds: 20,
+        initialIntervalSeconds: 30,
+      }),
+    ).toThrow(
       /backoffCoefficient must be >= 1; minIntervalSeconds must not exceed maxIntervalSeconds; initialIntervalSeconds must not exceed maxIntervalSeconds/,
     );
   });
