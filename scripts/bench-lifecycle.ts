@@ -3,6 +3,7 @@
 //  - history events and provider calls per 24 h batch with the default poll policy
 //  - latency (real ms) from the `cancel` signal to the provider's cancel call
 // Run: npm run bench:lifecycle
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { batchLifecycle } from '../workflows';
 import { batchWorkflowId, cancelSignal } from '../workflows/messages';
 import { FakeProvider } from '../test/helpers/fake-provider';
@@ -60,6 +61,40 @@ async function main(): Promise<void> {
         'history events': events,
         'terminal seen after': late,
       })),
+    );
+
+    // A 336 h DashScope batch: continue-as-new keeps every run small.
+    const long = new FakeProvider(
+      {
+        id: 'bench_336h',
+        total: 50_000,
+        profile: 'dashscope',
+        windowSeconds: 336 * HOUR,
+        runSeconds: 330 * HOUR,
+      },
+      clock,
+    );
+    const longStarted = performance.now();
+    const runs = await withWorker(env, long.activities(), async (taskQueue) => {
+      const handle = await env.client.workflow.start(batchLifecycle, {
+        taskQueue,
+        workflowId: batchWorkflowId(long.plan.id),
+        args: [{ batchId: long.plan.id, provider: 'fake' }],
+      });
+      await handle.result();
+      const lengths: number[] = [];
+      let runId: string | null | undefined = handle.firstExecutionRunId;
+      while (runId) {
+        const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+        const events = history.events ?? [];
+        lengths.push(events.length);
+        runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      }
+      return lengths;
+    });
+    console.log(
+      `\n336 h DashScope batch: ${((performance.now() - longStarted) / 1000).toFixed(1)} s wall, ` +
+        `${long.count('retrieve')} provider calls, ${runs.length} runs, events per run: ${runs.join(', ')}`,
     );
 
     const latencies: number[] = [];
