@@ -13,7 +13,10 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -32,8 +35,14 @@ module.exports = tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'os', 'child_process'], message: 'No Node built-ins in workflow code.' },
-            { group: ['openai', 'openai/*', '../activities/*', '../src/*'], message: 'Workflow code must stay deterministic: side effects belong in activities.' },
+            {
+              group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'os', 'child_process'],
+              message: 'No Node built-ins in workflow code.',
+            },
+            {
+              group: ['openai', 'openai/*', '../activities/*', '../src/*'],
+              message: 'Workflow code must stay deterministic: side effects belong in activities.',
+            },
           ],
         },
       ],

@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import type OpenAI from 'openai';
+import { toStreamingFile } from 'openai';
+import type { Batch } from 'openai/resources/batches';
+import { ErrorTypes } from '../../workflows/activity-types';
+import type { BatchSnapshot } from '../../workflows/messages';
+import { classifyProviderError } from '../errors';
+import { UnknownBatchStatusError, toSnapshot } from '../normalize';
+import type { ProviderRegistry } from '../providers';
+import { SubmissionErrorTypes } from './failures';
+import { findOwnBatch, findOwnUpload, type SearchBounds } from './find';
+import { batchMetadata } from './metadata';
+import { abortSignal, beat } from './progress';
+import { safeName } from './staging';
+import type { CreateBatchInput, CreateBatchResult, SubmissionChunk } from './types';
+
+/** The upload's file name carries the workflow id, so a retry can find an upload whose answer was lost. */
+export function uploadName(workflowId: string, chunkIndex: number): string {
+  return `batchkeeper-${safeName(workflowId)}-chunk-${chunkIndex}.jsonl`;
+}
+
+/**
+ * Uploads a staging chunk (unless given a provider file) and creates the batch, idempotently: before
+ * uploading and before creating it looks for what an earlier attempt of the same workflow did (a batch with
+ * our tag; an upload with our file name) and adopts it, so a create whose response was lost never
+ * produces a second paid batch.
+ */
+export async function createBatch(
+  providers: ProviderRegistry,
+  input: CreateBatchInput,
+): Promise<CreateBatchResult> {
+  const profile = providers.profile(input.provider);
+  const client = providers.client(input.provider);
+  const ctx = (operation: string) => ({ provider: input.provider, operation, apiKeyEnv: profile.apiKeyEnv });
+  if (!input.chunk && !input.inputFileId)
+    throw ApplicationFailure.nonRetryable(
+      'createBatch needs a chunk or an inputFileId',
+      SubmissionErrorTypes.invalidSubmission,
+    );
+  const bounds: SearchBounds = { since: input.searchSince, maxPages: input.maxListPages ?? 20 };
+  const dsName = input.metadata?.ds_name;
+
+  const found = await call(ctx('list batches'), () =>
+    findOwnBatch(client, profile.kind, input.workflowId, bounds, { dsName }),
+  );
+  if (found) return adopted(found, false, input);
+
+  let inputFileId = input.inputFileId;
+  let reusedFile = false;
+  if (!inputFileId) {
+    const chunk = input.chunk as NonNullable<CreateBatchInput['chunk']>;
+    const name = uploadName(input.workflowId, chunk.index);
+    const prior = await call(ctx('list files'), () => findOwnUpload(client, name, chunk.bytes, bounds));
+    if (prior) {
+      inputFileId = prior.id;
+      reusedFile = true;
+      // Where custom metadata may be hidden, a batch made from our own upload is the one to adopt.
+      if (profile.kind === 'dashscope') {
+        const byFile = await call(ctx('list batches'), () =>
+          findOwnBatch(client, profile.kind, input.workflowId, bounds, { ownUploadId: prior.id }),
+        );
+        if (byFile) return adopted(byFile, true, input);
+      }
+    } else {
+      inputFileId = await upload(client, chunk, name, ctx('upload file'));
+    }
+  }
+
+  const raw = await call(ctx('create batch'), () =>
+    client.batches.create(
+      {
+        input_file_id: inputFileId,
+        endpoint: input.endpoint as OpenAI.Batches.BatchCreateParams['endpoint'],
+        completion_window: (input.completionWindow ?? '24h') as '24h',
+        metadata: batchMetadata(input.metadata, input.workflowId, input.chunk?.index),
+      },
+      { signal: abortSignal() },
+    ),
+  );
+  log.info('batch created', { batchId: raw.id, provider: input.provider, inputFileId, reusedFile });
+  return { snapshot: snapshot(raw, input.provider), adopted: false, reusedFile, inputFileId };
+}
+
+function adopted(b: Batch, reusedFile: boolean, input: CreateBatchInput): CreateBatchResult {
+  log.info('adopted the batch an earlier attempt created', { batchId: b.id, provider: input.provider });
+  return { snapshot: snapshot(b, input.provider), adopted: true, reusedFile, inputFileId: b.input_file_id };
+}
+
+/** Streams the chunk to the provider, hashing on the way: a staging file changed since validation is refused. */
+async function upload(
+  client: OpenAI,
+  chunk: Pick<SubmissionChunk, 'path' | 'bytes' | 'sha256'>,
+  name: string,
+  ctx: { provider: string; operation: string; apiKeyEnv: string },
+): Promise<string> {
+  const size = await stat(chunk.path).then(
+    (s) => s.size,
+    () => null,
+  );
+  if (size === null)
+    throw ApplicationFailure.nonRetryable(
+      `Staging file ${chunk.path} is missing on this worker: staging must be on storage every worker of the task queue reads.`,
+      SubmissionErrorTypes.stagingChanged,
+    );
+  if (size !== chunk.bytes)
+    throw ApplicationFailure.nonRetryable(
+      `Staging file ${chunk.path} is ${size} bytes, validation wrote ${chunk.bytes}: it changed; validate again.`,
+      SubmissionErrorTypes.stagingChanged,
+    );
+  const hash = createHash('sha256');
+  async function* hashed(): AsyncGenerator<Buffer> {
+    let sent = 0;
+    for await (const c of createReadStream(chunk.path, {
+      highWaterMark: 1024 * 1024,
+    }) as AsyncIterable<Buffer>) {
+      hash.update(c);
+      sent += c.length;
+      beat({ phase: 'upload', bytesSent: sent, bytesTotal: size });
+      yield c;
+    }
+  }
+  const file = await call(ctx, () =>
+    client.files.create(
+      { file: toStreamingFile(hashed(), name, { type: 'application/jsonl' }), purpose: 'batch' },
+      { signal: abortSignal() },
+    ),
+  );
+  const digest = hash.digest('hex');
+  if (digest !== chunk.sha256) {
+    await client.files.delete(file.id).catch(() => undefined);
+    throw ApplicationFailure.nonRetryable(
+      `Staging file ${chunk.path} changed since validation (sha256 ${digest}, expected ${chunk.sha256}); validate again.`,
+      SubmissionErrorTypes.stagingChanged,
+    );
+  }
+  return file.id;
+}
+
+async function call<T>(
+  ctx: { provider: string; operation: string; apiKeyEnv?: string },
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw classifyProviderError(err, ctx);
+  }
+}
+
+function snapshot(raw: Batch, provider: string): BatchSnapshot {
+  try {
+    return toSnapshot(raw);
+  } catch (err) {
+    if (err instanceof UnknownBatchStatusError)
+      throw ApplicationFailure.retryable(`${err.message} (provider '${provider}')`, ErrorTypes.server);
+    throw err;
+  }
+}

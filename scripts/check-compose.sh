@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Validates docker-compose.yml without a Docker engine:
+#   1. `config -q` on the file, and again with `--profile emulator`;
+#   2. every environment variable the worker reads (taken from the source, not from a list kept by hand) is set on
+#      the `worker` service, unless allowlisted below with a reason;
+#   3. the search attributes registered by docker/temporal/setup-namespace.sh are those of
+#      workflows/search-attributes.ts (names and types);
+#   4. every image is pinned to a tag other than `latest`, and the worker has no container_name/host port
+#      (so `--scale worker=N` works).
+# Uses `docker-compose` (Debian package) or `docker compose`; installs the Debian package when neither is there and
+# it runs as root. Never prints variable values (the host's API keys may be interpolated into the config).
+# Usage: scripts/check-compose.sh [compose-file]     Exit 0 when all checks pass, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FILE="${1:-docker-compose.yml}"
+SERVICE=worker
+
+# Variables the worker reads that the stack deliberately leaves unset (one line each: NAME reason).
+ALLOWLIST="
+BATCHKEEPER_LEDGER_PATH SQLite ledger file; the stack's ledger is PostgreSQL (BATCHKEEPER_DATABASE_URL).
+BATCHKEEPER_PROVIDERS_FILE needs a file mounted into the container; the stack passes BATCHKEEPER_PROVIDERS (JSON).
+BATCHKEEPER_PRICES_FILE optional cost estimates from a mounted file (docs/docker.md shows the override).
+TEMPORAL_PROFILE Temporal TOML config profile; the stack configures the connection by TEMPORAL_ADDRESS/NAMESPACE.
+TEMPORAL_API_KEY Temporal Cloud only; must stay unset on the local stack (even an empty value turns TLS on).
+"
+
+log() { echo "check-compose: $*"; }
+fail=0
+problem() {
+  echo "check-compose: FAIL: $*" >&2
+  fail=1
+}
+
+[ -f "$FILE" ] || {
+  log "no such file: $FILE" >&2
+  exit 1
+}
+
+# ---- a compose implementation ----
+COMPOSE=()
+find_compose() {
+  if command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose)
+  elif command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  else
+    return 1
+  fi
+}
+if ! find_compose; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing docker-compose (apt-get install -y docker-compose)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq docker-compose >/dev/null 2>&1; then
+      apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null
+    fi
+  fi
+  find_compose || {
+    log "neither 'docker-compose' nor 'docker compose' is available, and it cannot be installed here" >&2
+    log "install one (Debian/Ubuntu: sudo apt-get install docker-compose) and run again" >&2
+    exit 1
+  }
+fi
+log "using: ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || echo '?'))"
+
+# ---- 1. syntax and semantics ----
+if "${COMPOSE[@]}" -f "$FILE" config -q; then
+  log "ok: config -q"
+else
+  problem "'${COMPOSE[*]} -f $FILE config -q' failed"
+fi
+if "${COMPOSE[@]}" -f "$FILE" --profile emulator config -q; then
+  log "ok: --profile emulator config -q"
+else
+  problem "'${COMPOSE[*]} -f $FILE --profile emulator config -q' failed"
+fi
+if [ "$fail" -ne 0 ]; then
+  exit 1
+fi
+
+CONFIG="$("${COMPOSE[@]}" -f "$FILE" --profile emulator config 2>/dev/null)"
+
+# Prints the block of one service (two-space indented under `services:`) from the normalized config.
+service_block() {
+  awk -v svc="$1" '
+    /^[^ ]/ { in_services = ($0 ~ /^services:/); inside = 0; next }
+    in_services && /^  [^ ]/ { inside = ($0 == "  " svc ":"); next }
+    inside { print }
+  ' <<<"$CONFIG"
+}
+WORKER_BLOCK="$(service_block "$SERVICE")"
+[ -n "$WORKER_BLOCK" ] || {
+  problem "no '$SERVICE' service in $FILE"
+  exit 1
+}
+
+# Names of the variables set in the worker's environment (map form `KEY: value` or list form `- KEY=value`).
+SET_VARS="$(awk '
+  /^    environment:/ { env = 1; next }
+  env && /^ {0,5}[^ ]/ { env = 0 }
+  env && /^      [A-Za-z_][A-Za-z0-9_]*:/ { sub(/^ +/, ""); sub(/:.*/, ""); print; next }
+  env && /^      - [A-Za-z_][A-Za-z0-9_]*(=|$)/ { sub(/^ +- /, ""); sub(/=.*/, ""); print }
+' <<<"$WORKER_BLOCK" | sort -u)"
+
+# ---- 2. the worker's environment, derived from the source ----
+SOURCES=(src/config src/worker)
+[ -f src/cli/commands/worker.ts ] && SOURCES+=(src/cli/commands/worker.ts)
+REQUIRED="$(
+  {
+    grep -rhoE '\benv\.(BATCHKEEPER|TEMPORAL)_[A-Z0-9_]+' "${SOURCES[@]}" | sed 's/^env\.//'
+    grep -rhoE 'process\.env\.[A-Z][A-Z0-9_]*' "${SOURCES[@]}" | sed 's/^process\.env\.//'
+    grep -rhoE "\benv\[['\"][A-Z][A-Z0-9_]*['\"]\]" "${SOURCES[@]}" | sed -E "s/^env\[['\"]//; s/['\"]\]$//"
+    # API keys of the built-in provider profiles (their env var names).
+    grep -hoE "apiKeyEnv: '[A-Z][A-Z0-9_]*'" activities/providers.ts | sed -E "s/^apiKeyEnv: '//; s/'$//"
+    echo TEMPORAL_ADDRESS
+    echo TEMPORAL_NAMESPACE
+  } | sort -u
+)"
+ALLOWED="$(awk 'NF { print $1 }' <<<"$ALLOWLIST" | sort -u)"
+
+missing=()
+allowed_missing=()
+while read -r var; do
+  [ -n "$var" ] || continue
+  if grep -qxF "$var" <<<"$SET_VARS"; then
+    continue
+  elif grep -qxF "$var" <<<"$ALLOWED"; then
+    allowed_missing+=("$var")
+  else
+    missing+=("$var")
+  fi
+done <<<"$REQUIRED"
+
+log "the worker reads $(wc -l <<<"$REQUIRED" | tr -d ' ') variables (from ${SOURCES[*]}, activities/providers.ts);" \
+  "the $SERVICE service sets $(wc -l <<<"$SET_VARS" | tr -d ' ')"
+for var in "${allowed_missing[@]}"; do
+  log "  allowlisted, not set: $var: $(awk -v v="$var" '$1 == v { $1 = ""; sub(/^ /, ""); print }' <<<"$ALLOWLIST")"
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  problem "the $SERVICE service does not set: ${missing[*]} (set them in $FILE, or allowlist them in $0 with a reason)"
+else
+  log "ok: every variable the worker reads is set or allowlisted"
+fi
+# Allowlisted BATCHKEEPER_* names the source no longer reads are stale. (TEMPORAL_* ones may be read only inside
+# @temporalio/envconfig, which this script does not scan.)
+while read -r var; do
+  case "$var" in BATCHKEEPER_*) ;; *) continue ;; esac
+  grep -qxF "$var" <<<"$REQUIRED" || problem "allowlisted $var is no longer read by the worker: remove it from $0"
+done <<<"$ALLOWED"
+
+# ---- 3. search attributes ----
+SA_SOURCE=workflows/search-attributes.ts
+SA_SCRIPT=docker/temporal/setup-namespace.sh
+if [ -f "$SA_SOURCE" ]; then
+  want="$(awk '/^export const SEARCH_ATTRIBUTES/ { on = 1; next } on && /^};/ { on = 0 } on' "$SA_SOURCE" |
+    sed -nE "s/^ *([A-Za-z][A-Za-z0-9_]*): '([A-Za-z]+)',?$/\1 \2/p" | sort)"
+  have="$(grep -oE -- '--name [A-Za-z][A-Za-z0-9_]* --type [A-Za-z]+' "$SA_SCRIPT" |
+    awk '{ print $2, $4 }' | sort)"
+  if [ -z "$want" ]; then
+    problem "found no SEARCH_ATTRIBUTES entries in $SA_SOURCE (format changed?)"
+  elif [ "$want" = "$have" ]; then
+    log "ok: $SA_SCRIPT registers the $(wc -l <<<"$want" | tr -d ' ') search attributes of $SA_SOURCE"
+  else
+    problem "search attributes differ (< $SA_SOURCE, > $SA_SCRIPT):"
+    diff <(echo "$want") <(echo "$have") | grep -E '^[<>]' >&2 || true
+  fi
+else
+  log "skipped: $SA_SOURCE not found, search attributes not compared"
+fi
+
+# ---- 4. pinned images, scalable worker ----
+while read -r image; do
+  [ -n "$image" ] || continue
+  case "$image" in
+    batchkeeper:*) ;; # built from the Dockerfile
+    *@sha256:*) ;;
+    *:latest | *:latest@*) problem "image $image is not pinned (latest)" ;;
+    */*:* | *:*) ;;
+    *) problem "image $image has no tag" ;;
+  esac
+done < <(sed -nE 's/^    image: *//p' <<<"$CONFIG" | tr -d "'\"" | sort -u)
+grep -qE '^    container_name:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service has a container_name: it cannot scale"
+grep -qE '^    ports:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service publishes host ports: it cannot scale"
+
+if [ "$fail" -ne 0 ]; then
+  log "FAILED"
+  exit 1
+fi
+log "all checks passed"

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { ConfigError, loadWorkerConfig } from '../../config/worker-config';
+import { createDemoBatch } from '../../dev/demo';
+import { EMULATOR_PROFILE, runDev } from '../../dev/run-dev';
+import { startWorker } from '../../worker/run-worker';
+import { globals, withBatchkeeper, type CliContext } from '../context';
+import { EXIT } from '../exit-codes';
+import { printJson } from '../output';
+import { port, positiveNumber } from '../parse';
+
+/** Global connection flags win over the environment for the worker, which reads Temporal's env conventions. */
+function applyGlobals(cmd: Command, env: NodeJS.ProcessEnv): void {
+  const g = globals(cmd);
+  if (g.address) env.TEMPORAL_ADDRESS = g.address;
+  if (g.namespace) env.TEMPORAL_NAMESPACE = g.namespace;
+  if (g.taskQueue) env.BATCHKEEPER_TASK_QUEUE = g.taskQueue;
+  if (g.temporalProfile) env.TEMPORAL_PROFILE = g.temporalProfile;
+  if (g.temporalConfig) env.TEMPORAL_CONFIG_FILE = g.temporalConfig;
+}
+
+export function registerProcesses(program: Command, ctx: CliContext): void {
+  program
+    .command('worker')
+    .description(
+      'run the worker: polls the task queue, calls providers, records billing (until SIGINT/SIGTERM)',
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on this port (env BATCHKEEPER_METRICS_PORT)',
+      port,
+    )
+    .option('--ledger <path>', 'SQLite ledger file (env BATCHKEEPER_LEDGER_PATH)')
+    .action(async (flags: { metricsPort?: number; ledger?: string }, cmd: Command) => {
+      applyGlobals(cmd, process.env);
+      let config;
+      try {
+        config = loadWorkerConfig(process.env, { metricsPort: flags.metricsPort, ledgerPath: flags.ledger });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          ctx.io.err(`batchkeeper: ${err.message}\n`);
+          ctx.exitCode = EXIT.USAGE;
+          return;
+        }
+        throw err;
+      }
+      const running = await startWorker(config);
+      await running.done;
+    });
+
+  program
+    .command('dev')
+    .description(
+      'run everything locally: Temporal dev server + Web UI, the Batch API emulator (when no provider key is set) ' +
+        'and the worker, until Ctrl-C',
+    )
+    .option('--data-dir <path>', 'state of the dev server, emulator and ledger (default ./.data)')
+    .option('--ui-port <port>', 'Temporal Web UI port (default 8233)', port)
+    .option('--temporal-port <port>', 'Temporal frontend port (default 7233)', port)
+    .option('--emulator-port <port>', 'emulator port (default 8787)', port)
+    .action(
+      async (
+        flags: { dataDir?: string; uiPort?: number; temporalPort?: number; emulatorPort?: number },
+        cmd,
+      ) => {
+        applyGlobals(cmd as Command, process.env);
+        await runDev({
+          dataDir: flags.dataDir,
+          uiPort: flags.uiPort,
+          temporalPort: flags.temporalPort,
+          emulatorPort: flags.emulatorPort,
+          print: (line) => ctx.io.out(line + '\n'),
+        });
+      },
+    );
+
+  program
+    .command('demo')
+    .description('create a demo batch on the local emulator (started by `batchkeeper dev`) and track it')
+    .option('--requests <n>', 'requests in the demo batch (default 120)', positiveNumber)
+    .option('--emulator-url <url>', 'emulator base URL (default http://127.0.0.1:8787/v1)')
+    .action(async (flags: { requests?: number; emulatorUrl?: string }, cmd: Command) => {
+      const demo = await createDemoBatch({ baseURL: flags.emulatorUrl, requests: flags.requests });
+      await withBatchkeeper(ctx, cmd, async (bk, g) => {
+        // Poll every few seconds: a demo batch runs for about a minute.
+        const result = await bk.track(demo.batchId, {
+          provider: EMULATOR_PROFILE,
+          pollPolicy: { maxIntervalSeconds: 5 },
+        });
+        if (g.json) return printJson(ctx.io, { ...demo, ...result });
+        ctx.io.out(
+          [
+            `created demo batch ${demo.batchId} (${demo.requests} requests) on the emulator and started tracking it`,
+            `  watch it:   npx batchkeeper status ${demo.batchId} --watch`,
+            `  cancel it:  npx batchkeeper cancel ${demo.batchId} --reason "just trying"`,
+            `  or in the Web UI: workflow ${result.workflowId}`,
+            '',
+          ].join('\n'),
+        );
+      });
+    });
+}

@@ -1,0 +1,142 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteLedger } from '../../src/ledger';
+import type { LedgerRow } from '../../src/ledger';
+import { row } from '../ledger/fixtures';
+import { expectOneLineError, runCli } from './run-cli';
+
+let ledgerPath: string;
+const rows: LedgerRow[] = [
+  row({ batchId: 'b_jan', provider: 'openai', finishedAt: '2026-01-15T10:00:00.000Z', billed: 9, total: 10 }),
+  row({
+    batchId: 'b_feb',
+    provider: 'dashscope',
+    status: 'cancelled',
+    finishedAt: '2026-02-03T10:00:00.000Z',
+    cancelReason: 'over budget, "urgent"',
+    total: 100,
+    completed: 40,
+    billed: 40,
+    failed: 0,
+    notRun: 60,
+  }),
+  row({ batchId: 'b_mar', provider: 'openai', finishedAt: '2026-03-01T00:00:00.000Z' }),
+];
+
+beforeAll(async () => {
+  ledgerPath = join(mkdtempSync(join(tmpdir(), 'bk-cli-ledger-')), 'ledger.sqlite');
+  const ledger = openSqliteLedger(ledgerPath);
+  for (const r of rows) await ledger.record(r);
+  await ledger.close();
+});
+
+describe('billing', () => {
+  test('table by default, with a totals footer', async () => {
+    const run = await runCli(['billing', '--ledger', ledgerPath]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^BATCH +PROVIDER +MODEL +STATUS +TOTAL +BILLED/);
+    expect(lines.slice(1, 4).map((l) => l.split(/\s+/)[0])).toEqual(['b_jan', 'b_feb', 'b_mar']);
+    expect(lines[lines.length - 1]).toMatch(/^3 batches/);
+  });
+
+  test('csv: header and one quoted-where-needed row per batch, filtered by time and provider', async () => {
+    const run = await runCli([
+      'billing',
+      '--ledger',
+      ledgerPath,
+      '--format',
+      'csv',
+      '--since',
+      '2026-02-01',
+      '--until',
+      '2026-03-01',
+    ]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\r\n');
+    expect(lines[0]).toMatch(/^batch_id,provider,endpoint,model,status,total,completed,billed/);
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^b_feb,dashscope,.*,cancelled,100,40,40,0,60,/);
+    expect(lines[1]).toContain('"over budget, ""urgent"""');
+    expect(lines[2]).toBe('');
+  });
+
+  test('--json (global) and --format json give the rows; the ledger path can come from the environment', async () => {
+    const viaGlobal = await runCli(['--json', 'billing', '--provider', 'openai'], {
+      env: { BATCHKEEPER_LEDGER_PATH: ledgerPath },
+    });
+    expect(viaGlobal.code).toBe(0);
+    const parsed = JSON.parse(viaGlobal.stdout) as LedgerRow[];
+    expect(parsed.map((r) => r.batchId)).toEqual(['b_jan', 'b_mar']);
+    expect(parsed[0]).toEqual(rows[0]);
+    const viaFormat = await runCli([
+      'billing',
+      '--format',
+      'json',
+      '--status',
+      'cancelled',
+      '--ledger',
+      ledgerPath,
+    ]);
+    expect((JSON.parse(viaFormat.stdout) as LedgerRow[]).map((r) => r.batchId)).toEqual(['b_feb']);
+  });
+
+  test.each([
+    [['billing', '--since', 'last tuesday'], /--since.*expected a date/],
+    [['billing', '--since', '2026-03-01', '--until', '2026-02-01'], /--since must be before --until/],
+    [['billing', '--format', 'xml'], /--format.*Allowed choices are table, csv, json/],
+    [['billing', '--status', 'running'], /--status.*Allowed choices/],
+    [['--json', 'billing', '--format', 'csv'], /--json conflicts with --format csv/],
+  ])('usage error %j -> exit 2', async (args, pattern) => {
+    const run = await runCli([...args, '--ledger', ledgerPath]);
+    expect(run.code).toBe(2);
+    expectOneLineError(run, pattern);
+  });
+
+  test('no ledger file at the path: exit 3 and how to point at one; nothing is created', async () => {
+    const missing = join(tmpdir(), `bk-no-ledger-${process.pid}`, 'ledger.sqlite');
+    const run = await runCli(['billing', '--ledger', missing]);
+    expect(run.code).toBe(3);
+    expectOneLineError(run, /no ledger at .*bk-no-ledger.*--ledger <path>.*BATCHKEEPER_LEDGER_PATH/);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  test('a database URL that is not Postgres: exit 1 naming the problem, the password redacted', async () => {
+    const run = await runCli(['billing', '--database-url', 'mysql://u:hunter2@db/x']);
+    expect(run.code).toBe(1);
+    expectOneLineError(run, /unsupported ledger database URL/);
+    expect(run.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('emulator', () => {
+  test('passes port, profile and speed to the emulator runner', async () => {
+    const calls: unknown[] = [];
+    const run = await runCli(['emulator', '--port', '8089', '--profile', 'dashscope', '--speed', '60'], {
+      runEmulator: async (opts) => {
+        calls.push({ port: opts.port, profile: opts.profile, speed: opts.speed });
+        opts.print?.('listening');
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(calls).toEqual([{ port: 8089, profile: 'dashscope', speed: 60 }]);
+    expect(run.stdout).toBe('listening\n');
+  });
+
+  test.each([
+    [['emulator', '--profile', 'azure'], /--profile.*Allowed choices are openai, dashscope/],
+    [['emulator', '--port', '99999'], /--port.*port number/],
+    [['emulator', '--speed', '0'], /--speed.*positive number/],
+  ])('usage error %j -> exit 2, the emulator not started', async (args, pattern) => {
+    let started = false;
+    const run = await runCli(args, {
+      runEmulator: async () => {
+        started = true;
+      },
+    });
+    expect(run.code).toBe(2);
+    expect(started).toBe(false);
+    expectOneLineError(run, pattern);
+  });
+});
