@@ -1,5 +1,6 @@
 // The activity interface the workflow calls. Types only: the implementations live in activities/.
 import type { BatchOutcome, BatchSnapshot, ProviderCancelOutcome } from './messages';
+import type { SubmissionActivities } from './submission-types';
 
 export interface BatchRef {
   /** Provider profile name configured on the worker. */
@@ -17,7 +18,7 @@ export interface RecordOutcomeInput {
   outcome: BatchOutcome;
 }
 
-export interface BatchActivities {
+export interface BatchActivities extends SubmissionActivities {
   retrieveBatch: (ref: BatchRef) => Promise<BatchSnapshot>;
   cancelBatch: (ref: BatchRef) => Promise<CancelBatchResult>;
   /** Idempotent by batch id: a retried or replayed call never double-counts. */
@@ -34,6 +35,9 @@ export const ErrorTypes = {
   rateLimited: 'ProviderRateLimited',
   server: 'ProviderServerError',
   network: 'ProviderUnreachable',
+  invalidSubmission: 'InvalidSubmission',
+  stagingChanged: 'StagingFileChanged',
+  resultsMissing: 'ResultsMissing',
 } as const;
 
 export const NON_RETRYABLE_ERROR_TYPES: string[] = [
@@ -42,4 +46,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorTypes.auth,
   ErrorTypes.notFound,
   ErrorTypes.badRequest,
+  ErrorTypes.invalidSubmission,
+  ErrorTypes.stagingChanged,
+  ErrorTypes.resultsMissing,
 ];

@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -16,6 +17,7 @@ import { NON_RETRYABLE_ERROR_TYPES, type BatchActivities, type BatchRef } from '
 import { computeBilling } from './billing';
 import {
   cancelSignal,
+  childProgressSignal,
   isTerminal,
   statusQuery,
   type BatchOutcome,
@@ -26,6 +28,7 @@ import {
   type CancelSource,
   type CarriedState,
   type PollPolicy,
+  type ResultsRecord,
   type TerminalStatus,
   type WorkflowPhase,
 } from './messages';
@@ -63,6 +66,15 @@ const ACTIVITY_OPTIONS: ActivityOptions = {
   },
 };
 const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>(ACTIVITY_OPTIONS);
+/** Streams of up to hundreds of MB: long, but heartbeating, so a dead worker is noticed within minutes. */
+const FILE_ACTIVITY_OPTIONS: ActivityOptions = {
+  ...ACTIVITY_OPTIONS,
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: '2 minutes',
+};
+const { downloadResults, cleanupRemoteFiles } = proxyActivities<BatchActivities>(FILE_ACTIVITY_OPTIONS);
+/** Progress to a parent submission: on every status change, else at most this often (each is a history event). */
+const PARENT_PROGRESS_EVERY_SECONDS = 600;
 
 export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const ref = validateInput(input);
@@ -72,6 +84,8 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     phase: WorkflowPhase;
     lastPolledAt: string | null;
     nextPollAt: string | null;
+    results: ResultsRecord | null;
+    resultsError: string | null;
   } = {
     snapshot: carried?.snapshot ?? null,
     cancel: carried?.cancel ?? null,
@@ -82,6 +96,8 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     runs: (carried?.runs ?? 0) + 1,
     startedAt: carried?.startedAt ?? new Date().toISOString(),
     phase: carried?.cancelSent ? 'cancelling' : 'tracking',
+    results: null,
+    resultsError: null,
     lastPolledAt: null,
     nextPollAt: null,
   };
@@ -164,11 +180,40 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     },
   );
 
-  const apply = (snapshot: BatchSnapshot) => {
+  let lastProgressSent: { status: string; at: number; done: number } | null = null;
+  const reportToParent = async () => {
+    const parent = input.parent;
+    const snapshot = state.snapshot;
+    if (!parent || !snapshot) return;
+    const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
+    const now = nowSeconds();
+    const due =
+      lastProgressSent === null ||
+      lastProgressSent.status !== snapshot.status ||
+      (done !== lastProgressSent.done && now - lastProgressSent.at >= PARENT_PROGRESS_EVERY_SECONDS);
+    if (!due) return;
+    lastProgressSent = { status: snapshot.status, at: now, done };
+    try {
+      await getExternalWorkflowHandle(parent.workflowId).signal(childProgressSignal, {
+        batchId: ref.batchId,
+        workflowId: workflowInfo().workflowId,
+        chunkIndex: parent.chunkIndex,
+        round: parent.round,
+        status: snapshot.status,
+        requestCounts: snapshot.requestCounts,
+      });
+    } catch (err) {
+      // A parent that is gone does not stop a paid batch from being tracked.
+      if (isCancellation(err)) throw err;
+    }
+  };
+
+  const apply = async (snapshot: BatchSnapshot) => {
     state.snapshot = snapshot;
     state.schedule = observe(state.schedule, snapshot, nowSeconds(), policy);
     state.lastPolledAt = new Date().toISOString();
     publish();
+    await reportToParent();
   };
   const withSummary = (summary: string): ActivityOptions => ({ ...ACTIVITY_OPTIONS, summary });
 
@@ -183,14 +228,14 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
           state.cancel.providerCalledAt = new Date().toISOString();
           state.cancel.providerOutcome = result.outcome;
         }
-        apply(result.snapshot);
+        await apply(result.snapshot);
       } else {
         const snapshot = await retrieveBatch.executeWithOptions(withSummary(`retrieve ${ref.batchId}`), [
           ref,
         ]);
         state.providerCalls += 1;
         state.polls += 1;
-        apply(snapshot);
+        await apply(snapshot);
       }
       if (terminalNow()) break;
 
@@ -230,20 +275,69 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     if (state.cancel && !state.cancelSent) state.cancel.tooLate = true;
   };
 
+  const fetchResults = async (snapshot: BatchSnapshot): Promise<void> => {
+    if (input.results?.download === false || (!snapshot.outputFileId && !snapshot.errorFileId)) return;
+    try {
+      const downloaded = await downloadResults.executeWithOptions(
+        { ...FILE_ACTIVITY_OPTIONS, summary: `download results of ${ref.batchId}` },
+        [
+          {
+            provider: ref.provider,
+            batchId: ref.batchId,
+            outputFileId: snapshot.outputFileId,
+            errorFileId: snapshot.errorFileId,
+            inputPath: input.parent?.inputPath ?? undefined,
+          },
+        ],
+      );
+      let remoteFilesDeleted: string[] = [];
+      if (input.results?.cleanupRemote !== false) {
+        // Only after the stored results re-verify: the provider's copy is the last one otherwise.
+        const cleaned = await cleanupRemoteFiles.executeWithOptions(
+          { ...FILE_ACTIVITY_OPTIONS, summary: `delete provider files of ${ref.batchId}` },
+          [{ provider: ref.provider, batchId: ref.batchId, inputFileId: snapshot.inputFileId }],
+        );
+        remoteFilesDeleted = cleaned.verified ? cleaned.deleted : [];
+      }
+      const { summary } = downloaded;
+      state.results = {
+        dir: downloaded.dir,
+        files: downloaded.files,
+        summary: {
+          succeeded: summary.succeeded,
+          failed: summary.failed,
+          failedByCode: summary.failedByCode,
+          notRun: summary.notRun,
+          notRunByCode: summary.notRunByCode,
+        },
+        remoteFilesDeleted,
+        tokens: downloaded.tokens,
+      };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Billing does not wait on results the provider will not give (a non-retryable failure): record why.
+      state.resultsError =
+        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    }
+  };
+
   const finish = async (): Promise<BatchOutcome> => {
     const snapshot = state.snapshot as BatchSnapshot;
     state.phase = 'finished';
     publish();
+    if (!state.results && !state.resultsError) await fetchResults(snapshot);
     const outcome: BatchOutcome = {
       batchId: ref.batchId,
       provider: ref.provider,
       status: snapshot.status as TerminalStatus,
-      billing: computeBilling(snapshot),
+      billing: computeBilling(snapshot, state.results?.tokens ?? null),
       errors: snapshot.errors,
       cancel: state.cancel,
       snapshot,
       providerCalls: state.providerCalls,
       runs: state.runs,
+      results: state.results,
+      resultsError: state.resultsError,
     };
     await recordOutcome.executeWithOptions(withSummary(`record billing for ${ref.batchId}`), [
       { workflowId: workflowInfo().workflowId, outcome },

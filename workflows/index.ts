@@ -1,2 +1,3 @@
 // Entry point of the workflow bundle: every workflow the worker registers.
 export { batchLifecycle } from './batch-lifecycle';
+export { submitBatch } from './submit-batch';

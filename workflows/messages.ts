@@ -143,8 +143,42 @@ export interface BatchWorkflowInput {
   pollPolicy?: Partial<PollPolicy>;
   /** Upsert the Batch* search attributes (default true); turn off on a namespace where they are not registered. */
   searchAttributes?: boolean;
+  results?: ResultsOptions;
+  /** Set by a submission workflow for the batches it created: progress goes to it, the input file is known. */
+  parent?: { workflowId: string; chunkIndex: number; round: number; inputPath: string | null };
   /** Set only by continue-as-new: the state carried over from the previous run. */
   carried?: CarriedState;
+}
+
+export interface ResultsOptions {
+  /** Download the output and error files that exist at the terminal status (default true). */
+  download?: boolean;
+  /** Delete input, output and error files at the provider once the results are stored and verified (default true). */
+  cleanupRemote?: boolean;
+}
+
+/** Where a batch's results are and what they hold (counts, never the lines). */
+export interface ResultsRecord {
+  dir: string;
+  files: {
+    kind: 'output' | 'error';
+    fileId: string;
+    path: string;
+    bytes: number;
+    lines: number;
+    sha256: string;
+  }[];
+  summary: {
+    succeeded: number;
+    failed: number;
+    failedByCode: Record<string, number>;
+    notRun: number;
+    notRunByCode: Record<string, number>;
+  };
+  /** Remote files deleted after verification (empty when clean-up is off or verification failed). */
+  remoteFilesDeleted: string[];
+  /** Tokens summed from the output lines (used for billing when the batch reports no usage). */
+  tokens: TokenUsage;
 }
 
 export interface CarriedState {
@@ -196,7 +230,100 @@ export interface BatchOutcome {
   snapshot: BatchSnapshot;
   providerCalls: number;
   runs: number;
+  /** Null when results were not downloaded (turned off, or the download failed: see `resultsError`). */
+  results: ResultsRecord | null;
+  resultsError: string | null;
+}
+
+/** Sent by a batch's workflow to the submission workflow that created it. */
+export interface ChildProgress {
+  batchId: string;
+  workflowId: string;
+  chunkIndex: number;
+  round: number;
+  status: BatchStatus;
+  requestCounts: RequestCounts;
 }
 
 export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
+export const childProgressSignal = defineSignal<[ChildProgress]>('childProgress');
 export const statusQuery = defineQuery<BatchStatusView>('status');
+
+// ---- Submissions: from a JSONL file to batches (one child `batchLifecycle` per batch) ----
+
+export const SUBMIT_WORKFLOW_TYPE = 'submitBatch';
+
+/** Workflow id of a submission: chosen by the caller (e.g. a job name), prefixed so it never clashes with batches. */
+export function submitWorkflowId(name: string): string {
+  return `submit-${name}`;
+}
+
+export interface SubmissionSpec {
+  /** A JSONL path readable by the workers, or a file already uploaded to the provider (purpose `batch`). */
+  source: { path: string } | { fileId: string };
+  /** e.g. `/v1/chat/completions`. */
+  endpoint: string;
+  /** Default `24h`; DashScope accepts up to `336h`. */
+  completionWindow?: string;
+  /** OpenAI metadata, or DashScope's `ds_name` / `ds_description`. */
+  metadata?: Record<string, string>;
+  /** Model for lines (bare request bodies) that name none. */
+  defaultModel?: string;
+  /** Stricter limits than the provider's (lines, bytes, line bytes): more, smaller batches. */
+  limits?: { maxLines?: number; maxBytes?: number; maxLineBytes?: number };
+}
+
+export interface SubmitWorkflowInput {
+  provider: string;
+  submission: SubmissionSpec;
+  pollPolicy?: Partial<PollPolicy>;
+  results?: ResultsOptions;
+  /** Resubmit the failed or never-run lines as new batches, up to `rounds` times (default 0, at most 3). */
+  resubmit?: { rounds?: number; mode?: 'unsuccessful' | 'retryable' };
+  searchAttributes?: boolean;
+}
+
+export interface SubmittedBatch {
+  round: number;
+  chunkIndex: number;
+  batchId: string;
+  workflowId: string;
+  /** Whether an earlier attempt had already created it (found by its tag): never created twice. */
+  adopted: boolean;
+  status: BatchStatus;
+  requestCounts: RequestCounts;
+  outcome: BatchOutcome | null;
+}
+
+export interface SubmitStatusView {
+  phase: 'validating' | 'creating' | 'running' | 'resubmitting' | 'finished';
+  provider: string;
+  endpoint: string;
+  lines: number | null;
+  chunks: number | null;
+  batches: SubmittedBatch[];
+  /** Live totals over every batch so far (from their progress reports and outcomes). */
+  progress: RequestCounts;
+  cancel: CancelRecord | null;
+}
+
+export interface RoundTotals {
+  round: number;
+  batches: number;
+  billing: BillingTotals;
+}
+
+export interface SubmitOutcome {
+  provider: string;
+  /** `completed` when every batch completed; otherwise the batches' statuses tell. */
+  status: 'completed' | 'partial' | 'cancelled' | 'failed';
+  lines: number;
+  batches: SubmittedBatch[];
+  /** Totals of the first submission; resubmission rounds are kept apart in `rounds`. */
+  billing: BillingTotals;
+  rounds: RoundTotals[];
+  resultsDirs: string[];
+  cancel: CancelRecord | null;
+}
+
+export const submitStatusQuery = defineQuery<SubmitStatusView>('status');

@@ -9,6 +9,9 @@ export interface WorkerConfig {
   taskQueue: string;
   providers: ProviderProfile[];
   ledger: { databaseUrl?: string; sqlitePath: string };
+  /** Downloaded results (`<dir>/<batch_id>/`) and normalized submissions; shared by all workers of a queue. */
+  resultsDir: string;
+  stagingDir: string;
   /** Prometheus metrics from the Temporal runtime on this port; off when unset. */
   metricsPort?: number;
   priceTable?: PriceTable;
@@ -33,6 +36,8 @@ export interface WorkerConfigOverrides {
   metricsPort?: number;
   ledgerPath?: string;
   databaseUrl?: string;
+  resultsDir?: string;
+  stagingDir?: string;
   extraProviders?: ProviderProfile[];
 }
 
@@ -101,6 +106,8 @@ export function loadWorkerConfig(
       databaseUrl: overrides.databaseUrl ?? env.BATCHKEEPER_DATABASE_URL,
       sqlitePath: overrides.ledgerPath ?? env.BATCHKEEPER_LEDGER_PATH ?? './.data/ledger.sqlite',
     },
+    resultsDir: overrides.resultsDir ?? env.BATCHKEEPER_RESULTS_DIR ?? './.data/results',
+    stagingDir: overrides.stagingDir ?? env.BATCHKEEPER_STAGING_DIR ?? './.data/staging',
     metricsPort: metricsRaw,
     priceTable,
     logLevel: logLevel as WorkerConfig['logLevel'],

@@ -80,6 +80,8 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
     const config = loadWorkerConfig(env, {
       extraProviders,
       ledgerPath: env.BATCHKEEPER_LEDGER_PATH ?? join(dataDir, 'ledger.sqlite'),
+      resultsDir: env.BATCHKEEPER_RESULTS_DIR ?? join(dataDir, 'results'),
+      stagingDir: env.BATCHKEEPER_STAGING_DIR ?? join(dataDir, 'staging'),
     });
     const running = await startWorker(config, { logger, env });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -91,6 +93,7 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
     if (emulator)
       print(`  Batch API emulator: ${emulator.url} (provider profile '${EMULATOR_PROFILE}'; no API key set)`);
     print(`  Ledger:           ${config.ledger.databaseUrl ? 'postgres' : config.ledger.sqlitePath}`);
+    print(`  Results:          ${config.resultsDir}`);
     print('');
     print('Next, in another terminal:');
     if (emulator)

@@ -83,6 +83,8 @@ export async function startWorker(
   const activities = createActivities({
     providers: new ProviderRegistry(config.providers, env),
     outcomes: ledgerSink(ledger, config.priceTable),
+    resultsDir: config.resultsDir,
+    stagingDir: config.stagingDir,
   });
   const worker = await Worker.create({
     connection,
@@ -103,6 +105,7 @@ export async function startWorker(
       taskQueue: config.taskQueue,
       providers: config.providers.map((p) => p.name),
       ledger: config.ledger.databaseUrl ? 'postgres' : config.ledger.sqlitePath,
+      results: config.resultsDir,
       metrics: config.metricsPort ? `:${config.metricsPort}/metrics` : 'off',
     },
     'worker ready',

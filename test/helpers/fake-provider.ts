@@ -1,5 +1,8 @@
 // A scripted provider for workflow tests: a batch whose state is a function of the (skipped) server time,
 // served through the real activities (real normalization, real error classification, real cancel logic).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { APIError } from 'openai';
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
@@ -40,6 +43,9 @@ export class FakeProvider {
   cancelRequestedAt: number | null = null;
   private createdAt: number | null;
   private faults: Fault[] = [];
+  readonly deletedFiles: string[] = [];
+  /** Where the real download activity stores this fake's result files. */
+  readonly resultsDir = mkdtempSync(join(tmpdir(), 'bk-fake-results-'));
   /** Resolved when an outcome is recorded; a test may hold recording open to act meanwhile. */
   recordGate: Promise<void> | null = null;
 
@@ -72,6 +78,7 @@ export class FakeProvider {
     };
     const client = {
       batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
+      files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
     };
     const registry = new ProviderRegistry(
       [profile],
@@ -80,6 +87,8 @@ export class FakeProvider {
     );
     return createActivities({
       providers: registry,
+      resultsDir: this.resultsDir,
+      stagingDir: this.resultsDir,
       outcomes: {
         record: async (input) => {
           this.recorded.push(input);
@@ -121,6 +130,51 @@ export class FakeProvider {
     this.calls.push({ op: 'cancel', at, status: 200 });
     if (this.cancelRequestedAt === null) this.cancelRequestedAt = at;
     return this.stateAt(at);
+  }
+
+  /** Result files as the provider writes them: one line per completed, failed and (after cancel/expiry) unrun request. */
+  private async content(id: string): Promise<Response> {
+    const batch = this.stateAt(await this.now());
+    const { completed, failed, total } = batch.request_counts as { completed: number; failed: number; total: number };
+    const lines: string[] = [];
+    const ok = (i: number) => ({
+      id: `resp-${i}`,
+      custom_id: `req-${i}`,
+      response: {
+        status_code: 200,
+        request_id: `rq-${i}`,
+        body: { usage: { prompt_tokens: 50, completion_tokens: 20, total_tokens: 70 } },
+      },
+      error: null,
+    });
+    if (id === 'file-out') {
+      for (let i = 0; i < completed; i++) lines.push(JSON.stringify(ok(i)));
+    } else if (id === 'file-err') {
+      for (let i = completed; i < completed + failed; i++) {
+        lines.push(
+          JSON.stringify({
+            id: `resp-${i}`,
+            custom_id: `req-${i}`,
+            response: { status_code: 500, request_id: `rq-${i}`, body: { error: { message: 'boom' } } },
+            error: { code: 'server_error', message: 'boom' },
+          }),
+        );
+      }
+      const code = batch.status === 'expired' ? 'batch_expired' : batch.status === 'cancelled' ? 'batch_cancelled' : null;
+      if (code) {
+        for (let i = completed + failed; i < total; i++) {
+          lines.push(JSON.stringify({ id: `resp-${i}`, custom_id: `req-${i}`, response: null, error: { code, message: code } }));
+        }
+      }
+    } else {
+      throw APIError.generate(404, { error: { message: `No such file ${id}` } }, undefined, new Headers());
+    }
+    return new Response(lines.map((l) => l + '\n').join(''));
+  }
+
+  private async deleteFile(id: string): Promise<{ id: string; deleted: boolean }> {
+    this.deletedFiles.push(id);
+    return { id, deleted: true };
   }
 
   private checkFault(op: Fault['op'], at: number, id: string): void {
@@ -208,12 +262,11 @@ export class FakeProvider {
               total_tokens: done * 70,
             },
           };
-    const files = (done: number) => {
+    // After cancel or expiry the error file also lists the requests that never ran.
+    const files = (done: number, partial = false) => {
       const c = counts(done);
-      return {
-        output_file_id: c.completed > 0 ? 'file-out' : null,
-        error_file_id: c.failed > 0 ? 'file-err' : null,
-      };
+      const hasErrors = c.failed > 0 || (partial && done < p.total);
+      return { output_file_id: c.completed > 0 ? 'file-out' : null, error_file_id: hasErrors ? 'file-err' : null };
     };
 
     if (p.validationErrors && t >= runStart) {
@@ -242,7 +295,7 @@ export class FakeProvider {
         ...common,
         status: 'cancelled',
         cancelled_at: cancelAt + cancelling,
-        ...files(done),
+        ...files(done, true),
         ...withUsage(done),
       } as unknown as Batch;
     }
@@ -257,7 +310,7 @@ export class FakeProvider {
         in_progress_at: runStart,
         expired_at: expiresAt,
         request_counts: counts(done),
-        ...files(done),
+        ...files(done, true),
         ...withUsage(done),
       } as unknown as Batch;
     }

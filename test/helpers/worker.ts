@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BatchActivities } from '../../workflows/activity-types';
 import { workflowBundle } from './workflow-bundle';
@@ -9,7 +9,7 @@ export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: new DefaultLogger('ERROR'),
+    logger: new DefaultLogger((process.env.BK_TEST_LOG as LogLevel | undefined) ?? 'ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
 }

@@ -43,6 +43,8 @@ export function outcome(overrides: Partial<BatchOutcome> = {}): BatchOutcome {
     snapshot: snap,
     providerCalls: 7,
     runs: 1,
+    results: null,
+    resultsError: null,
     ...overrides,
   };
 }

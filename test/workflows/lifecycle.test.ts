@@ -62,6 +62,16 @@ describe('batch lifecycle on the time-skipping server', () => {
     const completedAt = outcome.snapshot.timestamps.completedAt as number;
     const lastCall = fake.calls[fake.calls.length - 1];
     expect(lastCall.at - completedAt).toBeLessThanOrEqual(10 * 60);
+    // Results stored with checksums, then (and only then) the provider's copies deleted.
+    expect(outcome.resultsError).toBeNull();
+    expect(outcome.results?.summary).toMatchObject({ succeeded: 980, failed: 20, failedByCode: { server_error: 20 } });
+    expect(outcome.results?.files.map((f) => [f.kind, f.lines])).toEqual([
+      ['output', 980],
+      ['error', 20],
+    ]);
+    expect(outcome.results?.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256))).toBe(true);
+    expect([...(outcome.results?.remoteFilesDeleted ?? [])].sort()).toEqual(['file-err', 'file-input', 'file-out']);
+    expect(fake.deletedFiles.sort()).toEqual(['file-err', 'file-input', 'file-out']);
     expect(fake.recorded).toHaveLength(1);
     expect(fake.recorded[0].outcome).toEqual(outcome);
     expect(fake.recorded[0].workflowId).toBe('batch-batch_24h');
@@ -83,6 +93,12 @@ describe('batch lifecycle on the time-skipping server', () => {
     expect(billing.completed).toBeLessThan(520);
     expect(billing.billed).toBe(billing.completed);
     expect(billing.notRun).toBe(1000 - billing.completed - billing.failed);
+    // The partial output was paid for: it is downloaded, and the rest is listed as not run.
+    expect(outcome.results?.summary).toMatchObject({
+      succeeded: billing.completed,
+      notRun: billing.notRun,
+      notRunByCode: { batch_expired: billing.notRun },
+    });
     // The poll was aimed at expires_at: the expiry is seen within a minute, not a 15 min cap later.
     const expiredAt = outcome.snapshot.timestamps.expiredAt as number;
     expect(fake.calls[fake.calls.length - 1].at - expiredAt).toBeLessThanOrEqual(60);
