@@ -19,7 +19,6 @@ import {
   childProgressSignal,
   submitStatusQuery,
   type BatchOutcome,
-  type CancelRecord,
   type RoundTotals,
   type SubmitOutcome,
   type SubmitStatusView,
