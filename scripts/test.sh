@@ -13,4 +13,9 @@ if [ -z "${BATCHKEEPER_TEST_DATABASE_URL:-}" ]; then
     echo "[test] could not start PostgreSQL: the Postgres ledger tests will be skipped (under CI they fail)" >&2
   fi
 fi
+if chromium_path=$(bash scripts/install-chromium.sh); then
+  export CHROMIUM_PATH="$chromium_path"
+else
+  echo "[test] no Chromium: the Web UI browser test will be skipped (under CI it fails)" >&2
+fi
 exec npx jest --runInBand "$@"
