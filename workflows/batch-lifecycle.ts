@@ -173,6 +173,8 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       startedAt: state.startedAt,
       run: state.runs,
       pollPolicy: policy,
+      results: state.results,
+      resultsError: state.resultsError,
     }),
     {
       description:

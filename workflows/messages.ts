@@ -218,6 +218,9 @@ export interface BatchStatusView {
   /** 1 for the first run; grows with each continue-as-new. */
   run: number;
   pollPolicy: PollPolicy;
+  /** Downloaded results once the batch is terminal (null before, or when turned off / failed: see resultsError). */
+  results: ResultsRecord | null;
+  resultsError: string | null;
 }
 
 export interface BatchOutcome {

@@ -6,6 +6,7 @@ import { registerEmulator, type RunEmulator } from './commands/emulator';
 import { registerList } from './commands/list';
 import { registerProcesses } from './commands/processes';
 import { registerStatus } from './commands/status';
+import { registerSubmit } from './commands/submit';
 import { registerTrack } from './commands/track';
 import { defaultConnect, type CliContext, type ClientFactory } from './context';
 import { EXIT } from './exit-codes';
@@ -63,6 +64,7 @@ export function buildProgram(
   registerBilling(program, ctx);
   registerEmulator(program, ctx, runEmulator);
   registerProcesses(program, ctx);
+  registerSubmit(program, ctx);
   extra?.(program, ctx);
   return program;
 }

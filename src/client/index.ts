@@ -36,3 +36,4 @@ export {
   WaitTimeoutError,
   type EndedWithoutOutcome,
 } from './errors';
+export { SubmissionsClient, type SubmitResult } from './submissions';
