@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { ProviderProfile } from '../../activities/providers';
 import { loadWorkerConfig } from '../config/worker-config';
 import { startEmulator, type EmulatorHandle } from '../emulator';
+import { cliInvocation } from '../cli/invocation';
 import { startWorker } from '../worker/run-worker';
 import { createLogger } from '../worker/logger';
 import {
@@ -83,7 +84,8 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
       resultsDir: env.BATCHKEEPER_RESULTS_DIR ?? join(dataDir, 'results'),
       stagingDir: env.BATCHKEEPER_STAGING_DIR ?? join(dataDir, 'staging'),
     });
-    const running = await startWorker(config, { logger, env });
+    // With the emulator standing in, missing real keys are the expected state, not a warning.
+    const running = await startWorker(config, { logger, env, warnMissingKeys: !emulator });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     print('');
     print(
@@ -95,13 +97,13 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
     print(`  Ledger:           ${config.ledger.databaseUrl ? 'postgres' : config.ledger.sqlitePath}`);
     print(`  Results:          ${config.resultsDir}`);
     print('');
+    const bk = cliInvocation();
     print('Next, in another terminal:');
-    if (emulator)
-      print('  npx batchkeeper demo                      # create a demo batch on the emulator and track it');
-    print('  npx batchkeeper track <batch_id> --provider <profile>');
-    print('  npx batchkeeper status <batch_id> --watch');
-    print('  npx batchkeeper cancel <batch_id> --reason "not needed"');
-    print('  npx batchkeeper billing');
+    if (emulator) print(`  ${bk} demo        # create a demo batch on the emulator and track it`);
+    print(`  ${bk} track <batch_id> --provider <profile>`);
+    print(`  ${bk} status <batch_id> --watch`);
+    print(`  ${bk} cancel <batch_id> --reason "not needed"`);
+    print(`  ${bk} billing`);
     print('Ctrl-C stops everything.');
     await running.done;
   } finally {

@@ -28,7 +28,7 @@ let runtimeInstalled = false;
 /** Connects, checks config and starts polling; returns once the worker is running. */
 export async function startWorker(
   config: WorkerConfig,
-  opts: { logger?: Pino; env?: NodeJS.ProcessEnv; handleSignals?: boolean } = {},
+  opts: { logger?: Pino; env?: NodeJS.ProcessEnv; handleSignals?: boolean; warnMissingKeys?: boolean } = {},
 ): Promise<RunningWorker> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -47,7 +47,7 @@ export async function startWorker(
   }
 
   for (const { profile, hasKey } of keyStatus(config.providers, env)) {
-    if (!hasKey) {
+    if (!hasKey && opts.warnMissingKeys !== false) {
       logger.warn(
         { provider: profile.name, apiKeyEnv: profile.apiKeyEnv },
         `provider '${profile.name}' has no key in ${profile.apiKeyEnv}: batches on it fail until the key is set`,

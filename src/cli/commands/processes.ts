@@ -5,6 +5,7 @@ import { EMULATOR_PROFILE, runDev } from '../../dev/run-dev';
 import { startWorker } from '../../worker/run-worker';
 import { globals, withBatchkeeper, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
+import { cliInvocation } from '../invocation';
 import { printJson } from '../output';
 import { port, positiveNumber } from '../parse';
 
@@ -87,11 +88,12 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
           pollPolicy: { maxIntervalSeconds: 5 },
         });
         if (g.json) return printJson(ctx.io, { ...demo, ...result });
+        const cli = cliInvocation();
         ctx.io.out(
           [
             `created demo batch ${demo.batchId} (${demo.requests} requests) on the emulator and started tracking it`,
-            `  watch it:   npx batchkeeper status ${demo.batchId} --watch`,
-            `  cancel it:  npx batchkeeper cancel ${demo.batchId} --reason "just trying"`,
+            `  watch it:   ${cli} status ${demo.batchId} --watch`,
+            `  cancel it:  ${cli} cancel ${demo.batchId} --reason "just trying"`,
             `  or in the Web UI: workflow ${result.workflowId}`,
             '',
           ].join('\n'),
