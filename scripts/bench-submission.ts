@@ -65,19 +65,26 @@ async function generate(path: string, bytes: number): Promise<void> {
   await once(out, 'finish');
 }
 
+/** Peak RSS, and peak ArrayBuffer bytes (where a buffered upload or download shows up, apart from heap and code). */
 class RssSampler {
   peak = 0;
+  peakArrayBuffers = 0;
   private timer: NodeJS.Timeout | undefined;
   start(): void {
-    this.peak = process.memoryUsage().rss;
-    this.timer = setInterval(() => {
-      this.peak = Math.max(this.peak, process.memoryUsage().rss);
-    }, 50);
+    this.peak = 0;
+    this.peakArrayBuffers = 0;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 50);
   }
   stop(): number {
     clearInterval(this.timer);
-    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+    this.sample();
     return this.peak;
+  }
+  private sample(): void {
+    const m = process.memoryUsage();
+    this.peak = Math.max(this.peak, m.rss);
+    this.peakArrayBuffers = Math.max(this.peakArrayBuffers, m.arrayBuffers);
   }
 }
 
@@ -86,6 +93,7 @@ interface Row {
   step: string;
   seconds: string;
   peakRssMB: string;
+  peakArrayBuffersMB: string;
   note: string;
 }
 
@@ -107,10 +115,12 @@ async function step<T>(
     step: name,
     seconds: seconds.toFixed(2),
     peakRssMB: (peak / MB).toFixed(0),
+    peakArrayBuffersMB: (s.peakArrayBuffers / MB).toFixed(0),
     note: note(r),
   });
   console.error(
-    `  ${size} ${name}: ${seconds.toFixed(2)} s, peak RSS ${(peak / MB).toFixed(0)} MB  ${note(r)}`,
+    `  ${size} ${name}: ${seconds.toFixed(2)} s, peak RSS ${(peak / MB).toFixed(0)} MB, ` +
+      `peak ArrayBuffers ${(s.peakArrayBuffers / MB).toFixed(0)} MB  ${note(r)}`,
   );
   return r;
 }
@@ -228,9 +238,12 @@ async function main(): Promise<void> {
     await once(child, 'exit');
     await rm(dir, { recursive: true, force: true });
   }
-  console.log('| size | step | wall s | peak RSS MB (worker side) | note |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.size} | ${r.step} | ${r.seconds} | ${r.peakRssMB} | ${r.note} |`);
+  console.log('| size | step | wall s | peak RSS MB (worker side) | peak ArrayBuffers MB | note |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.size} | ${r.step} | ${r.seconds} | ${r.peakRssMB} | ${r.peakArrayBuffersMB} | ${r.note} |`,
+    );
 }
 
 if (process.argv.includes('--child-emulator')) void childEmulator();

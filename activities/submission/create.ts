@@ -4,8 +4,8 @@ import { stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type OpenAI from 'openai';
-import { toStreamingFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
+import type { FileObject } from 'openai/resources/files';
 import { ErrorTypes } from '../../workflows/activity-types';
 import type { BatchSnapshot } from '../../workflows/messages';
 import { classifyProviderError } from '../errors';
@@ -14,6 +14,7 @@ import type { ProviderRegistry } from '../providers';
 import { SubmissionErrorTypes } from './failures';
 import { findOwnBatch, findOwnUpload, type SearchBounds } from './find';
 import { batchMetadata } from './metadata';
+import { multipartBody } from './multipart';
 import { abortSignal, beat } from './progress';
 import { safeName } from './staging';
 import type { CreateBatchInput, CreateBatchResult, SubmissionChunk } from './types';
@@ -123,11 +124,25 @@ async function upload(
       yield c;
     }
   }
+  // Our own multipart body rather than `files.create({ file: toStreamingFile(...) })`: its length is known,
+  // so it goes out with Content-Length instead of chunked (which some gateways refuse for uploads).
+  const form = multipartBody(
+    { purpose: 'batch' },
+    { field: 'file', filename: name, contentType: 'application/jsonl', size, data: hashed() },
+  );
   const file = await call(ctx, () =>
-    client.files.create(
-      { file: toStreamingFile(hashed(), name, { type: 'application/jsonl' }), purpose: 'batch' },
-      { signal: abortSignal() },
-    ),
+    client.post<FileObject>('/files', {
+      body: form.body,
+      headers: { 'content-type': form.contentType, 'content-length': String(form.contentLength) },
+      // Node's fetch (undici) follows redirects by cloning the request, which tees a stream body: the copy
+      // kept for a redirect that never comes buffers the whole upload in memory (~file size of
+      // ArrayBuffers). A streamed body cannot be replayed to a redirect anyway; 'error' skips the clone.
+      fetchOptions: { redirect: 'error' },
+      // The client's per-request timeout is sized for small calls; an upload gets time for its bytes too
+      // (at a pessimistic 1 MB/s), or a large file would time out and retry forever.
+      timeout: Math.max(client.timeout, 60_000 + Math.ceil(form.contentLength / 1_000_000) * 1000),
+      signal: abortSignal(),
+    }),
   );
   const digest = hash.digest('hex');
   if (digest !== chunk.sha256) {

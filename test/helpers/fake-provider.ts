@@ -135,7 +135,11 @@ export class FakeProvider {
   /** Result files as the provider writes them: one line per completed, failed and (after cancel/expiry) unrun request. */
   private async content(id: string): Promise<Response> {
     const batch = this.stateAt(await this.now());
-    const { completed, failed, total } = batch.request_counts as { completed: number; failed: number; total: number };
+    const { completed, failed, total } = batch.request_counts as {
+      completed: number;
+      failed: number;
+      total: number;
+    };
     const lines: string[] = [];
     const ok = (i: number) => ({
       id: `resp-${i}`,
@@ -160,10 +164,22 @@ export class FakeProvider {
           }),
         );
       }
-      const code = batch.status === 'expired' ? 'batch_expired' : batch.status === 'cancelled' ? 'batch_cancelled' : null;
+      const code =
+        batch.status === 'expired'
+          ? 'batch_expired'
+          : batch.status === 'cancelled'
+            ? 'batch_cancelled'
+            : null;
       if (code) {
         for (let i = completed + failed; i < total; i++) {
-          lines.push(JSON.stringify({ id: `resp-${i}`, custom_id: `req-${i}`, response: null, error: { code, message: code } }));
+          lines.push(
+            JSON.stringify({
+              id: `resp-${i}`,
+              custom_id: `req-${i}`,
+              response: null,
+              error: { code, message: code },
+            }),
+          );
         }
       }
     } else {
@@ -266,7 +282,10 @@ export class FakeProvider {
     const files = (done: number, partial = false) => {
       const c = counts(done);
       const hasErrors = c.failed > 0 || (partial && done < p.total);
-      return { output_file_id: c.completed > 0 ? 'file-out' : null, error_file_id: hasErrors ? 'file-err' : null };
+      return {
+        output_file_id: c.completed > 0 ? 'file-out' : null,
+        error_file_id: hasErrors ? 'file-err' : null,
+      };
     };
 
     if (p.validationErrors && t >= runStart) {

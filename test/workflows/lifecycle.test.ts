@@ -64,13 +64,21 @@ describe('batch lifecycle on the time-skipping server', () => {
     expect(lastCall.at - completedAt).toBeLessThanOrEqual(10 * 60);
     // Results stored with checksums, then (and only then) the provider's copies deleted.
     expect(outcome.resultsError).toBeNull();
-    expect(outcome.results?.summary).toMatchObject({ succeeded: 980, failed: 20, failedByCode: { server_error: 20 } });
+    expect(outcome.results?.summary).toMatchObject({
+      succeeded: 980,
+      failed: 20,
+      failedByCode: { server_error: 20 },
+    });
     expect(outcome.results?.files.map((f) => [f.kind, f.lines])).toEqual([
       ['output', 980],
       ['error', 20],
     ]);
     expect(outcome.results?.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256))).toBe(true);
-    expect([...(outcome.results?.remoteFilesDeleted ?? [])].sort()).toEqual(['file-err', 'file-input', 'file-out']);
+    expect([...(outcome.results?.remoteFilesDeleted ?? [])].sort()).toEqual([
+      'file-err',
+      'file-input',
+      'file-out',
+    ]);
     expect(fake.deletedFiles.sort()).toEqual(['file-err', 'file-input', 'file-out']);
     expect(fake.recorded).toHaveLength(1);
     expect(fake.recorded[0].outcome).toEqual(outcome);
