@@ -13,7 +13,9 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { NON_RETRYABLE_ERROR_TYPES, type BatchActivities, type BatchRef } from './activity-types';
+import { CALL_OPTIONS, FILE_OPTIONS } from './activity-options';
+import type { BatchActivities, BatchRef } from './activity-types';
+import { newCancelRecord } from './cancel-record';
 import { computeBilling } from './billing';
 import {
   cancelSignal,
@@ -24,7 +26,6 @@ import {
   type BatchSnapshot,
   type BatchStatusView,
   type BatchWorkflowInput,
-  type CancelRequest,
   type CancelSource,
   type CarriedState,
   type PollPolicy,
@@ -51,28 +52,9 @@ import {
  * ~11 events per poll, so a run holds ~270 polls and a 336 h DashScope batch takes a handful of runs.
  */
 const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
-const MAX_REASON_CHARS = 1000;
-const MAX_REQUESTED_BY_CHARS = 200;
 
-// Provider calls are cheap and the batch keeps running (and billing) at the provider whatever we do,
-// so transient failures retry without an attempt limit; config and auth errors fail fast instead.
-const ACTIVITY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-};
-const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>(ACTIVITY_OPTIONS);
-/** Streams of up to hundreds of MB: long, but heartbeating, so a dead worker is noticed within minutes. */
-const FILE_ACTIVITY_OPTIONS: ActivityOptions = {
-  ...ACTIVITY_OPTIONS,
-  startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '2 minutes',
-};
-const { downloadResults, cleanupRemoteFiles } = proxyActivities<BatchActivities>(FILE_ACTIVITY_OPTIONS);
+const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>(CALL_OPTIONS);
+const { downloadResults, cleanupRemoteFiles } = proxyActivities<BatchActivities>(FILE_OPTIONS);
 /** Progress to a parent submission: on every status change, else at most this often (each is a history event). */
 const PARENT_PROGRESS_EVERY_SECONDS = 600;
 
@@ -105,21 +87,12 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const terminalNow = () => state.snapshot !== null && isTerminal(state.snapshot.status);
   const cancelPending = () => state.cancel !== null && !state.cancel.tooLate && !state.cancelSent;
 
-  const requestCancel = (request: CancelRequest, source: CancelSource) => {
+  const requestCancel = (request: unknown, source: CancelSource) => {
     if (state.cancel) {
       state.cancel.duplicates += 1;
       return;
     }
-    state.cancel = {
-      requestedAt: new Date().toISOString(),
-      reason: boundedString(request.reason, MAX_REASON_CHARS),
-      requestedBy: boundedString(request.requestedBy, MAX_REQUESTED_BY_CHARS),
-      source,
-      duplicates: 0,
-      tooLate: terminalNow(),
-      providerCalledAt: null,
-      providerOutcome: null,
-    };
+    state.cancel = newCancelRecord(request, source, terminalNow());
   };
 
   let published: SearchAttributeValues = {};
@@ -148,7 +121,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   setHandler(
     cancelSignal,
     (request) => {
-      requestCancel(sanitizeCancelRequest(request), 'signal');
+      requestCancel(request, 'signal');
       publish();
     },
     {
@@ -217,7 +190,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     publish();
     await reportToParent();
   };
-  const withSummary = (summary: string): ActivityOptions => ({ ...ACTIVITY_OPTIONS, summary });
+  const withSummary = (summary: string): ActivityOptions => ({ ...CALL_OPTIONS, summary });
 
   const track = async (allowContinueAsNew: boolean) => {
     while (!terminalNow()) {
@@ -281,7 +254,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     if (input.results?.download === false || (!snapshot.outputFileId && !snapshot.errorFileId)) return;
     try {
       const downloaded = await downloadResults.executeWithOptions(
-        { ...FILE_ACTIVITY_OPTIONS, summary: `download results of ${ref.batchId}` },
+        { ...FILE_OPTIONS, summary: `download results of ${ref.batchId}` },
         [
           {
             provider: ref.provider,
@@ -296,7 +269,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       if (input.results?.cleanupRemote !== false) {
         // Only after the stored results re-verify: the provider's copy is the last one otherwise.
         const cleaned = await cleanupRemoteFiles.executeWithOptions(
-          { ...FILE_ACTIVITY_OPTIONS, summary: `delete provider files of ${ref.batchId}` },
+          { ...FILE_OPTIONS, summary: `delete provider files of ${ref.batchId}` },
           [{ provider: ref.provider, batchId: ref.batchId, inputFileId: snapshot.inputFileId }],
         );
         remoteFilesDeleted = cleaned.verified ? cleaned.deleted : [];
@@ -394,19 +367,4 @@ function policyOrFail(input: BatchWorkflowInput): PollPolicy {
       throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
     throw err;
   }
-}
-
-/** Signals can come from any language's client: accept what is usable, never throw in the handler. */
-function sanitizeCancelRequest(request: unknown): CancelRequest {
-  if (!request || typeof request !== 'object') return {};
-  const r = request as Record<string, unknown>;
-  return {
-    reason: typeof r.reason === 'string' ? r.reason : undefined,
-    requestedBy: typeof r.requestedBy === 'string' ? r.requestedBy : undefined,
-  };
-}
-
-function boundedString(value: string | undefined, max: number): string | null {
-  if (value === undefined || value.trim() === '') return null;
-  return value.length > max ? value.slice(0, max) : value;
 }

@@ -76,6 +76,8 @@ export interface ValidatedSubmission {
   /** The first 100 problems, in line order. */
   problems: SubmissionProblem[];
   problemCount: number;
+  /** Unix seconds on the worker's clock (the provider's clock, give or take): bounds the search for our tag. */
+  validatedAt: number;
 }
 
 export interface CreateBatchInput {

@@ -7,10 +7,11 @@ import {
   setHandler,
   startChild,
   workflowInfo,
-  type ActivityOptions,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { NON_RETRYABLE_ERROR_TYPES, type BatchActivities } from './activity-types';
+import { FILE_OPTIONS, LOCAL_FILE_OPTIONS } from './activity-options';
+import type { BatchActivities } from './activity-types';
+import { newCancelRecord } from './cancel-record';
 import { batchLifecycle } from './batch-lifecycle';
 import { ZERO_BILLING, addBilling } from './billing';
 import {
@@ -30,25 +31,8 @@ import type { SubmissionChunk } from './submission-types';
 
 const MAX_RESUBMIT_ROUNDS = 3;
 
-const base: ActivityOptions = {
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-};
-// Validation and upload stream whole files (up to 500 MB): long, heartbeating.
-const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>({
-  ...base,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-});
-const { createBatch } = proxyActivities<BatchActivities>({
-  ...base,
-  startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '2 minutes',
-});
+const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>(LOCAL_FILE_OPTIONS);
+const { createBatch } = proxyActivities<BatchActivities>(FILE_OPTIONS);
 
 /**
  * A submission: validate the JSONL (every problem, by line, before any upload or cost), split it over the
@@ -107,17 +91,7 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
         view.cancel.duplicates += 1;
         return;
       }
-      const r = (request ?? {}) as { reason?: unknown; requestedBy?: unknown };
-      view.cancel = {
-        requestedAt: new Date().toISOString(),
-        reason: typeof r.reason === 'string' ? r.reason.slice(0, 1000) : null,
-        requestedBy: typeof r.requestedBy === 'string' ? r.requestedBy.slice(0, 200) : null,
-        source: 'signal',
-        duplicates: 0,
-        tooLate: view.phase === 'finished',
-        providerCalledAt: null,
-        providerOutcome: null,
-      };
+      view.cancel = newCancelRecord(request, 'signal', view.phase === 'finished');
       refreshProgress();
       await Promise.all([...children.values()].map(forwardCancel));
     },
@@ -160,7 +134,8 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
         endpoint: input.submission.endpoint,
         completionWindow: input.submission.completionWindow,
         metadata: input.submission.metadata,
-        searchSince: Math.floor(info.startTime.getTime() / 1000) - 3600,
+        // Provider timestamps are wall-clock: bound the search by the worker's clock, not workflow time.
+        searchSince: searchSince - 3600,
       });
       const batchId = created.snapshot.id;
       const entry: SubmittedBatch = {
@@ -236,6 +211,7 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
   }
 
   const validated = await validate(input.submission.source, info.workflowId);
+  const searchSince = validated.validatedAt;
   view.lines = validated.lines;
   view.chunks = validated.inputFileId ? 1 : validated.chunks.length;
   view.phase = 'creating';

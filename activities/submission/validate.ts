@@ -54,6 +54,7 @@ export async function validateSubmission(
     inputFileId: null,
     problems: [],
     problemCount: 0,
+    validatedAt: Math.floor(Date.now() / 1000),
   };
   let what: string;
   if ('fileId' in input.source) {

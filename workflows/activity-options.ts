@@ -1,0 +1,28 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from './activity-types';
+
+// Provider calls are cheap and a batch keeps running (and billing) at the provider whatever we do, so transient
+// failures retry without an attempt limit; config, auth and input errors fail fast instead.
+const RETRY: ActivityOptions['retry'] = {
+  initialInterval: '5 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
+/** Single provider calls (retrieve, cancel) and the ledger write. */
+export const CALL_OPTIONS: ActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY };
+
+/** Streams of up to hundreds of MB (upload, download): long, but heartbeating, so a dead worker shows in minutes. */
+export const FILE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: RETRY,
+};
+
+/** Reading a local file through (validation, resubmission files). */
+export const LOCAL_FILE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: RETRY,
+};
