@@ -153,6 +153,8 @@ interface CancelBench {
   callMs: number[];
   cliToCallMs: number[];
   cliProcessMs: number[];
+  /** Library-cancelled workflows that ended `cancelled` with exactly one provider cancel call. */
+  closedCancelled: number;
 }
 
 async function benchCancel(dev: DevRun): Promise<CancelBench> {
@@ -189,7 +191,17 @@ async function benchCancel(dev: DevRun): Promise<CancelBench> {
       callMs.push(Date.now() - t0);
       libraryMs.push((await cancelCallAt(dev.emulatorOrigin, id)) - t0);
     }
-    log(`(b) ${CANCELS} library cancels done; now ${CLI_CANCELS} \`batchkeeper cancel\` processes`);
+    // The cancelled workflows now poll, download partial results and bill; let that finish before timing the
+    // CLI, so node start-ups and that burst do not compete for the same cores.
+    log(`(b) ${CANCELS} library cancels done; waiting for those workflows to close`);
+    const outcomes = await pool(batchIds.slice(0, CANCELS), 20, (id) =>
+      bk.waitForOutcome(id, { timeoutMs: 120_000 }),
+    );
+    const cancelCalls = (await emulatorCalls(dev.emulatorOrigin)).filter((c) => c.route === 'batches.cancel');
+    const closedCancelled = outcomes.filter(
+      (o) => o.status === 'cancelled' && cancelCalls.filter((c) => c.path.includes(o.batchId)).length === 1,
+    ).length;
+    log(`(b) now ${CLI_CANCELS} \`batchkeeper cancel\` processes`);
     const cliToCallMs: number[] = [];
     const cliProcessMs: number[] = [];
     for (const id of batchIds.slice(CANCELS)) {
@@ -211,7 +223,7 @@ async function benchCancel(dev: DevRun): Promise<CancelBench> {
       cliProcessMs.push(run.ms);
       cliToCallMs.push((await cancelCallAt(dev.emulatorOrigin, id)) - t0);
     }
-    return { libraryMs, callMs, cliToCallMs, cliProcessMs };
+    return { libraryMs, callMs, cliToCallMs, cliProcessMs, closedCancelled };
   } finally {
     await conn.close();
   }
@@ -219,6 +231,41 @@ async function benchCancel(dev: DevRun): Promise<CancelBench> {
 
 // ------------------------------------------------------------------------------------------------------------
 // (c) worker memory with many batches tracked
+
+interface PollTiming {
+  /** Timer lengths the workflows chose (s). */
+  timerS: number[];
+  /** From a timer firing to the retrieve activity starting (ms): the backend's and worker's share of a cycle. */
+  firedToActivityMs: number[];
+  /** From one retrieve's start to the next (s). */
+  cycleS: number[];
+}
+
+const ts = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
+  t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
+
+/** Where a poll cycle's time goes, from the histories of a sample of workflows (timer vs. dispatch latency). */
+async function pollTiming(client: ConnectedClient['client'], batchIds: string[]): Promise<PollTiming> {
+  const out: PollTiming = { timerS: [], firedToActivityMs: [], cycleS: [] };
+  for (const id of batchIds) {
+    const history = await client.workflow.getHandle(`batch-${id}`).fetchHistory();
+    let firedAt: number | null = null;
+    let lastStart: number | null = null;
+    for (const e of history.events ?? []) {
+      const at = ts(e.eventTime);
+      if (e.timerStartedEventAttributes)
+        out.timerS.push(ts(e.timerStartedEventAttributes.startToFireTimeout) / 1000);
+      if (e.timerFiredEventAttributes) firedAt = at;
+      if (e.activityTaskStartedEventAttributes) {
+        if (firedAt !== null) out.firedToActivityMs.push(at - firedAt);
+        if (lastStart !== null) out.cycleS.push((at - lastStart) / 1000);
+        firedAt = null;
+        lastStart = at;
+      }
+    }
+  }
+  return out;
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {
@@ -244,6 +291,7 @@ interface MemoryBench {
   hwmMb: number;
   steadyRssMb: number;
   retrievesPerS: number;
+  timing: PollTiming;
   /** CPU use over the sampling window, in % of one core. */
   cpu: { worker: number; temporal: number; bench: number };
   running: number;
@@ -274,6 +322,7 @@ async function benchMemory(cliPath: string): Promise<MemoryBench> {
         emulatorUrl: emulator.url,
         emulatorKey: emulator.apiKey,
         ledgerPath: join(dir, 'ledger.sqlite'),
+        dataDir: dir,
         logLevel: 'info',
       }),
       { cwd: dir, logFile: join(dir, 'worker.log'), readyTimeoutMs: 120_000 },
@@ -343,6 +392,10 @@ async function benchMemory(cliPath: string): Promise<MemoryBench> {
       `ExecutionStatus="Running" AND TaskQueue="${taskQueue}"`,
     ]);
     const running = Number(/Total:\s*(\d+)/.exec(count.stdout)?.[1] ?? NaN);
+    const timing = await pollTiming(
+      conn.client,
+      batchIds.filter((_, i) => i % Math.max(1, Math.floor(BATCHES / 20)) === 0),
+    );
     // The worker logs every failed workflow or activity task as a warning or error.
     const logged = worker.stdout();
     const afterReady = logged.slice(Math.max(0, logged.indexOf('"msg":"worker ready"')));
@@ -362,6 +415,7 @@ async function benchMemory(cliPath: string): Promise<MemoryBench> {
       hwmMb,
       steadyRssMb: median(lastHalf),
       retrievesPerS: retrieves / windowS,
+      timing,
       cpu,
       running,
       problems,
@@ -376,6 +430,8 @@ async function benchMemory(cliPath: string): Promise<MemoryBench> {
 }
 
 // ------------------------------------------------------------------------------------------------------------
+
+const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
 
 function table(rows: [string, string][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -413,9 +469,13 @@ async function main(): Promise<void> {
     dev ??= await startDev();
     const c = await benchCancel(dev);
     await dev.proc.stop(15_000);
-    const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
     const lib = sorted(c.libraryMs);
+    log(`(b) library latencies in order of the cancels (ms): ${c.libraryMs.join(' ')}`);
     const cli = sorted(c.cliToCallMs);
+    log(
+      `(b) CLI: from spawn to provider call / process run time (ms): ` +
+        c.cliToCallMs.map((v, i) => `${v}/${c.cliProcessMs[i]}`).join(' '),
+    );
     out.push(
       '',
       '(b) cancel -> provider cancel call (emulator call log `at`), `batchkeeper dev` stack',
@@ -426,10 +486,11 @@ async function main(): Promise<void> {
             `min ${fmtMs(lib[0])}, max ${fmtMs(lib[lib.length - 1])}`,
         ],
         ['  of which cancel() returned after', `median ${fmtMs(median(c.callMs))} (signal + describe RPCs)`],
+        ['  ended cancelled, one provider cancel', `${c.closedCancelled} of ${lib.length}`],
         [
           `CLI process, n=${cli.length}`,
-          `median ${fmtMs(median(cli))}, max ${fmtMs(cli[cli.length - 1])} from spawn ` +
-            `(process runs ${fmtMs(median(c.cliProcessMs))} median: node + tsx start-up dominates)`,
+          `median ${fmtMs(median(cli))}, max ${fmtMs(cli[cli.length - 1])} from spawn; the process runs ` +
+            `${fmtMs(median(c.cliProcessMs))} (median): node + tsx start-up dominates`,
         ],
       ]),
     );
@@ -454,6 +515,13 @@ async function main(): Promise<void> {
           'provider calls',
           `${m.retrievesPerS.toFixed(1)} retrieves/s = one poll per batch every ` +
             `${(m.batches / m.retrievesPerS).toFixed(0)} s (policy cap 30 s)`,
+        ],
+        [
+          'poll cycle (20 histories)',
+          `timer ${median(m.timing.timerS).toFixed(0)} s (median); timer fired -> retrieve started ` +
+            `${fmtMs(median(m.timing.firedToActivityMs))} median, ` +
+            `${fmtMs(nearestRank(sorted(m.timing.firedToActivityMs), 90))} p90; ` +
+            `retrieve to retrieve ${median(m.timing.cycleS).toFixed(1)} s median`,
         ],
         [
           'CPU (% of one core)',

@@ -7,6 +7,7 @@ import { ledgerSink } from '../../activities/ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { keyStatus } from '../config/providers';
 import type { WorkerConfig } from '../config/worker-config';
+import { TemporalConnectError } from '../client/errors';
 import { openLedger } from '../ledger';
 import { createLogger, temporalLogger, type Pino } from './logger';
 import { registerSearchAttributes } from './search-attributes';
@@ -62,9 +63,13 @@ export async function startWorker(
   try {
     connection = await NativeConnection.connect(connect.connectionOptions);
   } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${address}: ${(err as Error).message}. ` +
-        'Start a server (`batchkeeper dev` starts one) or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY.',
+    const reason = ((err as Error).message ?? String(err)).split('\n')[0].replace(/^.*ConnectError\(/, '').trim();
+    throw new TemporalConnectError(
+      `cannot reach Temporal at ${address} (${reason}): start a server (\`batchkeeper dev\` starts one) ` +
+        'or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY',
+      address,
+      namespace,
+      { cause: err },
     );
   }
 

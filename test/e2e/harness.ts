@@ -39,6 +39,8 @@ export interface WorkerEnvOptions {
   emulatorUrl: string;
   emulatorKey: string;
   ledgerPath: string;
+  /** Results and staging files go under here (BATCHKEEPER_RESULTS_DIR / BATCHKEEPER_STAGING_DIR). */
+  dataDir: string;
   databaseUrl?: string;
   logLevel?: string;
 }
@@ -54,6 +56,8 @@ export function workerEnv(o: WorkerEnvOptions): NodeJS.ProcessEnv {
     ]),
     [EMULATOR_KEY_ENV]: o.emulatorKey,
     BATCHKEEPER_LEDGER_PATH: o.ledgerPath,
+    BATCHKEEPER_RESULTS_DIR: join(o.dataDir, 'results'),
+    BATCHKEEPER_STAGING_DIR: join(o.dataDir, 'staging'),
     BATCHKEEPER_DATABASE_URL: o.databaseUrl,
     BATCHKEEPER_LOG_LEVEL: o.logLevel ?? 'info',
   });

@@ -1,10 +1,26 @@
 // `batchkeeper worker` as a child process with a broken configuration: it must exit with a one-line message
 // naming the fix, never hang or print a stack.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { EMULATOR_KEY_ENV, cleanEnv, freePort, runBatchkeeper, stopAll, tempDir } from './harness';
+import {
+  EMULATOR_KEY_ENV,
+  cleanEnv,
+  freePort,
+  runBatchkeeper,
+  stopAll,
+  tempDir as newTempDir,
+} from './harness';
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = newTempDir(prefix);
+  dirs.push(dir);
+  return dir;
+}
 
 afterAll(async () => {
   await stopAll();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 const STACK_LINE = /^\s+at\s/m;
@@ -43,7 +59,7 @@ test('malformed BATCHKEEPER_PROVIDERS: exit 2 and one line naming the variable',
   expect(run.stderr).toMatch(/^batchkeeper: BATCHKEEPER_PROVIDERS is not valid JSON[^\n]*\n$/);
 });
 
-test('unreachable Temporal: a non-zero exit within seconds, one line with the address and the fix', async () => {
+test('unreachable Temporal: exit 4 within seconds, one line with the address and the fix', async () => {
   const dir = tempDir('notemporal');
   const address = `127.0.0.1:${await freePort()}`;
   const run = await runBatchkeeper(['worker'], {
@@ -58,7 +74,7 @@ test('unreachable Temporal: a non-zero exit within seconds, one line with the ad
   });
   // Killed by the timeout would mean it hangs.
   expect(run.signal).toBeNull();
-  expect(run.code).not.toBe(0);
+  expect(run.code).toBe(4);
   expect(run.ms).toBeLessThan(30_000);
   const lines = run.stderr.trimEnd().split('\n');
   expect(lines).toHaveLength(1);

@@ -81,6 +81,7 @@ export async function startWorld(
     emulatorUrl: emulator.url,
     emulatorKey: emulator.apiKey,
     ledgerPath,
+    dataDir: dir,
     databaseUrl: opts.databaseUrl,
   });
   let workers = 0;
@@ -155,7 +156,8 @@ export function expectResultsOnDisk(
   const results = outcome.results;
   expect(results).not.toBeNull();
   if (!results) return;
-  expect(results.dir.startsWith(w.dir)).toBe(true);
+  // BATCHKEEPER_RESULTS_DIR decides where they go.
+  expect(results.dir).toBe(join(w.dir, 'results', outcome.batchId));
   expect(results.summary).toMatchObject({
     succeeded: expected.succeeded,
     failed: expected.failed,
