@@ -63,7 +63,10 @@ export async function startWorker(
   try {
     connection = await NativeConnection.connect(connect.connectionOptions);
   } catch (err) {
-    const reason = ((err as Error).message ?? String(err)).split('\n')[0].replace(/^.*ConnectError\(/, '').trim();
+    const reason = ((err as Error).message ?? String(err))
+      .split('\n')[0]
+      .replace(/^.*ConnectError\(/, '')
+      .trim();
     throw new TemporalConnectError(
       `cannot reach Temporal at ${address} (${reason}): start a server (\`batchkeeper dev\` starts one) ` +
         'or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY',
