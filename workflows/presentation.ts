@@ -10,7 +10,10 @@ export function formatDuration(seconds: number): string {
   return `${h}h${m ? ` ${m}m` : ''}`;
 }
 
-/** e.g. "in_progress: 480/1000 done (48%), 10 failed". Finalizing is not shown as 100% done-and-dusted. */
+/**
+ * e.g. "in_progress: 480 of 1000 done (48%), 10 failed" ("of", not "/": the Web UI's markdown turns 480/1000
+ * into a typographic fraction).
+ */
 export function progressLine(snapshot: BatchSnapshot | null): string {
   if (!snapshot) return 'waiting for the first poll';
   const { total, completed, failed } = snapshot.requestCounts;
@@ -18,7 +21,7 @@ export function progressLine(snapshot: BatchSnapshot | null): string {
   const done = completed + failed;
   const pct = Math.floor((done / total) * 100);
   const failures = failed > 0 ? `, ${failed} failed` : '';
-  return `${snapshot.status}: ${done}/${total} done (${pct}%)${failures}`;
+  return `${snapshot.status}: ${done} of ${total} done (${pct}%)${failures}`;
 }
 
 function progressBar(snapshot: BatchSnapshot | null, width = 20): string {
@@ -41,15 +44,9 @@ export interface DetailsInput {
 }
 
 export function currentDetails(d: DetailsInput): string {
+  // The UI shows the first few lines of a short box: what a person acts on comes first.
   const lines: string[] = [];
   lines.push(`**${progressLine(d.snapshot)}** ${progressBar(d.snapshot)}`.trim());
-  const s = d.snapshot;
-  lines.push(
-    `Batch \`${d.batchId}\` on **${d.provider}**` +
-      (s ? ` · \`${s.endpoint}\` · window ${s.completionWindow}` : ''),
-  );
-  if (d.nextPollInSeconds !== null)
-    lines.push(`Next poll in ${formatDuration(d.nextPollInSeconds)} · ${d.polls} polls so far`);
   if (d.cancel) {
     const who = d.cancel.requestedBy ? ` by ${d.cancel.requestedBy}` : '';
     const why = d.cancel.reason ? ` — "${d.cancel.reason}"` : '';
@@ -67,14 +64,23 @@ export function currentDetails(d: DetailsInput): string {
       `Billing: **${b.billed} billed** · ${b.failed} failed · ${b.notRun} not run of ${b.total}${tokens}`,
     );
   }
+  if (d.nextPollInSeconds !== null) {
+    lines.push(`Next poll in ${formatDuration(d.nextPollInSeconds)} · ${d.polls} polls so far`);
+  }
+  const s = d.snapshot;
+  lines.push(
+    `Batch \`${d.batchId}\` on **${d.provider}**` +
+      (s ? ` · \`${s.endpoint}\` · window ${s.completionWindow}` : ''),
+  );
   if (s && s.errors.length > 0) {
-    const shown = s.errors
-      .slice(0, 5)
-      .map((e) => `- ${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`);
-    lines.push(`Errors (${s.errors.length}):`, ...shown);
+    lines.push(`Errors (${s.errors.length}):`);
+    for (const e of s.errors.slice(0, 5)) {
+      lines.push(`- ${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`);
+    }
   }
   if (d.run > 1) lines.push(`Run ${d.run} (continued as new)`);
-  return lines.join('\n\n');
+  // Markdown hard line breaks: one compact paragraph instead of a tall stack of them.
+  return lines.join('  \n');
 }
 
 /** Static summary and details set when the workflow is started (clients call this). */

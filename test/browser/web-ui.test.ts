@@ -134,8 +134,8 @@ async function panelText(page: Page, heading: string): Promise<string> {
   return (await body.innerText({ timeout: 15_000 })).replace(/\s+/g, ' ').trim();
 }
 
-/** "in_progress: 48⁄100 done (48%)": the UI's markdown renders 48/100 as a typographic fraction (⁄, U+2044). */
-const PROGRESS = /\b([a-z_]+): (\d+)\s*[⁄/]\s*(\d+) done \((\d+)%\)/;
+/** "in_progress: 48 of 100 done (48%)" as the UI renders the workflow's current details. */
+const PROGRESS = /\b([a-z_]+): (\d+) of (\d+) done \((\d+)%\)/;
 
 describe('Temporal Web UI against the dev server', () => {
   if (!HAVE_CHROMIUM) {

@@ -85,6 +85,6 @@ describe('computeBilling and progress', () => {
       notRun: 35,
       tokens: null,
     });
-    expect(progressLine(s)).toBe('expired: 65/100 done (65%), 5 failed');
+    expect(progressLine(s)).toBe('expired: 65 of 100 done (65%), 5 failed');
   });
 });

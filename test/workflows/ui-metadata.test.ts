@@ -48,7 +48,7 @@ test('search attributes, current details and handler descriptions follow the bat
     expect(mid.typedSearchAttributes.get(BatchCancelRequestedKey)).toBe(false);
 
     const meta = await handle.query<WorkflowMetadata>('__temporal_workflow_metadata');
-    expect(meta.currentDetails).toMatch(/\*\*in_progress: \d+\/1000 done \(\d+%\)\*\*/);
+    expect(meta.currentDetails).toMatch(/\*\*in_progress: \d+ of 1000 done \(\d+%\)\*\*/);
     expect(meta.currentDetails).toMatch(/Next poll in \d+m/);
     expect(meta.currentDetails).not.toMatch(/sk-/);
     const cancelDef = meta.definition?.signalDefinitions?.find((d) => d.name === 'cancel');
