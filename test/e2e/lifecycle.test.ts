@@ -3,7 +3,7 @@
 import { requestFails } from '../../src/emulator';
 import type { BatchStatusResult } from '../../src/client';
 import type { BatchStatusView } from '../../workflows/messages';
-import { createBatch, sleep, stopAll, waitUntil } from './harness';
+import { createBatch, freePort, sleep, stopAll, waitUntil } from './harness';
 import {
   E2E_TIMEOUT_MS,
   TRACK_FAST,
@@ -156,7 +156,11 @@ test(
   'a completed batch: `status --watch` exits 0, one ledger row billing what completed, results on disk',
   async () => {
     const failureRate = 0.2;
-    const w = (world = await startWorld(temporal, { emulator: { failureRate, requestSeconds: 0.1 } }));
+    const metricsPort = await freePort();
+    const w = (world = await startWorld(temporal, {
+      emulator: { failureRate, requestSeconds: 0.1 },
+      metricsPort,
+    }));
     const requests = 30;
     const { batchId } = await createBatch(w.openai, requests, 'complete');
     const expectedFailed = Array.from({ length: requests }, (_, i) => `complete-${i + 1}`).filter((id) =>
@@ -203,6 +207,13 @@ test(
     expect(parseJson<unknown[]>(report)).toEqual([expect.objectContaining({ batchId, ...billing })]);
 
     expectResultsOnDisk(outcome, w, { succeeded: billing.completed, failed: expectedFailed });
+
+    // Prometheus metrics from the Temporal runtime, with this worker's activity and workflow counts.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^temporal_activity_execution_latency\w*\{[^}]*activity_type="retrieveBatch"/m);
+    expect(metrics).toMatch(
+      /^temporal_workflow_completed\w*\{[^}]*workflow_type="batchLifecycle"[^}]*\} [1-9]/m,
+    );
   },
   E2E_TIMEOUT_MS,
 );

@@ -63,7 +63,7 @@ export interface World {
 
 export async function startWorld(
   t: Temporal,
-  opts: { emulator?: EmulatorOptions; databaseUrl?: string } = {},
+  opts: { emulator?: EmulatorOptions; databaseUrl?: string; metricsPort?: number } = {},
 ): Promise<World> {
   const emulator = await startEmulator({
     validatingSeconds: 0.5,
@@ -84,6 +84,7 @@ export async function startWorld(
     dataDir: dir,
     databaseUrl: opts.databaseUrl,
   });
+  if (opts.metricsPort) env.BATCHKEEPER_METRICS_PORT = String(opts.metricsPort);
   let workers = 0;
   const startWorker = () => {
     workers += 1;
