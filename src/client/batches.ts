@@ -9,7 +9,14 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowNotFoundError, type TypedSearchAttributes } from '@temporalio/common';
+import {
+  BatchProviderKey,
+  BatchRequestsCompletedKey,
+  BatchRequestsFailedKey,
+  BatchRequestsTotalKey,
+  BatchStatusKey,
+} from '../../workflows/search-attributes';
 import type { batchLifecycle } from '../../workflows';
 import {
   BATCH_WORKFLOW_TYPE,
@@ -18,6 +25,7 @@ import {
   cancelSignal,
   statusQuery,
   type BatchOutcome,
+  type BatchStatus,
   type BatchStatusView,
   type BatchWorkflowInput,
   type CancelRequest,
@@ -119,6 +127,10 @@ export interface WaitOptions {
 
 export interface ListOptions {
   status?: ListStatus;
+  /** The provider batch status (search attribute BatchStatus), e.g. `in_progress`. */
+  batchStatus?: BatchStatus;
+  /** Provider profile (search attribute BatchProvider). */
+  provider?: string;
   /** An extra visibility clause ANDed to the filter, e.g. `StartTime > '2025-01-01T00:00:00Z'`. */
   query?: string;
   /** At most this many executions, newest first. Default 100. */
@@ -128,6 +140,10 @@ export interface ListOptions {
 export interface BatchWorkflowSummary extends ExecutionInfo {
   /** The batch id read back from the workflow id (`batch-<id>`). */
   batchId: string;
+  /** From the workflow's search attributes (null until its first poll, or where they are not registered). */
+  batchStatus: string | null;
+  provider: string | null;
+  requests: { total: number; completed: number; failed: number } | null;
 }
 
 export interface BatchkeeperClientOptions {
@@ -304,6 +320,7 @@ export class BatchkeeperClient {
         startTime: info.startTime.toISOString(),
         closeTime: info.closeTime?.toISOString() ?? null,
         historyLength: info.historyLength,
+        ...searchAttributeSummary(info.typedSearchAttributes),
       });
       if (out.length >= limit) break;
     }
@@ -329,8 +346,12 @@ export class BatchkeeperClient {
 }
 
 /** The visibility query `list` sends; exported so callers can reuse it with the `temporal` CLI. */
-export function listQuery(options: Pick<ListOptions, 'status' | 'query'> = {}): string {
+export function listQuery(
+  options: Pick<ListOptions, 'status' | 'query' | 'batchStatus' | 'provider'> = {},
+): string {
   const parts = [`WorkflowType = '${BATCH_WORKFLOW_TYPE}'`];
+  if (options.batchStatus) parts.push(`BatchStatus = ${quote(options.batchStatus)}`);
+  if (options.provider) parts.push(`BatchProvider = ${quote(options.provider)}`);
   if (options.status !== undefined) {
     const status = VISIBILITY_STATUS[options.status];
     if (!status)
@@ -339,6 +360,29 @@ export function listQuery(options: Pick<ListOptions, 'status' | 'query'> = {}): 
   }
   if (options.query?.trim()) parts.push(`(${options.query.trim()})`);
   return parts.join(' AND ');
+}
+
+/** A visibility string literal; quotes inside are escaped so a value cannot change the query. */
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function searchAttributeSummary(
+  sa: TypedSearchAttributes,
+): Pick<BatchWorkflowSummary, 'batchStatus' | 'provider' | 'requests'> {
+  const total = sa.get(BatchRequestsTotalKey);
+  return {
+    batchStatus: sa.get(BatchStatusKey) ?? null,
+    provider: sa.get(BatchProviderKey) ?? null,
+    requests:
+      total === undefined
+        ? null
+        : {
+            total,
+            completed: sa.get(BatchRequestsCompletedKey) ?? 0,
+            failed: sa.get(BatchRequestsFailedKey) ?? 0,
+          },
+  };
 }
 
 export function batchIdOf(workflowId: string): string {

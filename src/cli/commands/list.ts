@@ -4,8 +4,21 @@ import { withBatchkeeper, type CliContext } from '../context';
 import { printJson } from '../output';
 import { positiveInteger } from '../parse';
 
+const BATCH_STATUSES = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'expired',
+  'cancelling',
+  'cancelled',
+] as const;
+
 interface ListFlags {
   status?: ListStatus;
+  batchStatus?: (typeof BATCH_STATUSES)[number];
+  provider?: string;
   query?: string;
   limit: number;
 }
@@ -20,11 +33,24 @@ export function registerList(program: Command, ctx: CliContext): void {
         'workflow execution status (a batch the provider failed still completes its workflow)',
       ).choices(LIST_STATUSES),
     )
+    .addOption(
+      new Option(
+        '--batch-status <status>',
+        "the provider batch's status (search attribute BatchStatus)",
+      ).choices(BATCH_STATUSES),
+    )
+    .option('--provider <name>', 'provider profile (search attribute BatchProvider)')
     .option('--query <visibility>', 'extra visibility clause, e.g. "StartTime > \'2025-03-01T00:00:00Z\'"')
     .option('--limit <n>', 'at most this many', positiveInteger, 100)
     .action(async (flags: ListFlags, cmd: Command) => {
       await withBatchkeeper(ctx, cmd, async (bk, g) => {
-        const rows = await bk.list({ status: flags.status, query: flags.query, limit: flags.limit });
+        const rows = await bk.list({
+          status: flags.status,
+          batchStatus: flags.batchStatus,
+          provider: flags.provider,
+          query: flags.query,
+          limit: flags.limit,
+        });
         if (g.json) return printJson(ctx.io, rows);
         ctx.io.out(renderList(rows));
       });
@@ -33,8 +59,26 @@ export function registerList(program: Command, ctx: CliContext): void {
 
 export function renderList(rows: readonly BatchWorkflowSummary[]): string {
   if (rows.length === 0) return 'no batchkeeper workflows\n';
-  const header = ['BATCH', 'STATUS', 'STARTED', 'CLOSED', 'WORKFLOW ID'];
-  const body = rows.map((r) => [r.batchId, r.status, r.startTime, r.closeTime ?? '-', r.workflowId]);
+  const header = [
+    'BATCH',
+    'BATCH STATUS',
+    'DONE',
+    'PROVIDER',
+    'WORKFLOW',
+    'STARTED',
+    'CLOSED',
+    'WORKFLOW ID',
+  ];
+  const body = rows.map((r) => [
+    r.batchId,
+    r.batchStatus ?? '-',
+    r.requests ? `${r.requests.completed + r.requests.failed}/${r.requests.total}` : '-',
+    r.provider ?? '-',
+    r.status,
+    r.startTime,
+    r.closeTime ?? '-',
+    r.workflowId,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
     cells
