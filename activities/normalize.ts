@@ -1,16 +1,10 @@
 import type { Batch } from 'openai/resources/batches';
-import type { BatchErrorItem, BatchSnapshot, BatchStatus, TokenUsage } from '../workflows/messages';
-
-const KNOWN_STATUSES: readonly BatchStatus[] = [
-  'validating',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'failed',
-  'expired',
-  'cancelling',
-  'cancelled',
-];
+import {
+  BATCH_STATUSES,
+  type BatchErrorItem,
+  type BatchSnapshot,
+  type TokenUsage,
+} from '../workflows/messages';
 
 export class UnknownBatchStatusError extends Error {}
 
@@ -20,7 +14,7 @@ export class UnknownBatchStatusError extends Error {}
  */
 export function toSnapshot(raw: Batch): BatchSnapshot {
   const status = raw.status;
-  if (!KNOWN_STATUSES.includes(status)) {
+  if (!BATCH_STATUSES.includes(status)) {
     throw new UnknownBatchStatusError(
       `Batch ${raw.id} has a status this worker does not know: '${String(raw.status)}'`,
     );

@@ -20,6 +20,17 @@ export type BatchStatus =
   | 'cancelling'
   | 'cancelled';
 
+export const BATCH_STATUSES: readonly BatchStatus[] = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'expired',
+  'cancelling',
+  'cancelled',
+];
+
 export type TerminalStatus = 'completed' | 'failed' | 'expired' | 'cancelled';
 
 export const TERMINAL_STATUSES: readonly TerminalStatus[] = ['completed', 'failed', 'expired', 'cancelled'];

@@ -1,23 +1,13 @@
 import { Option, type Command } from 'commander';
 import { LIST_STATUSES, type BatchWorkflowSummary, type ListStatus } from '../../client';
+import { BATCH_STATUSES, type BatchStatus } from '../../../workflows/messages';
 import { withBatchkeeper, type CliContext } from '../context';
 import { printJson } from '../output';
 import { positiveInteger } from '../parse';
 
-const BATCH_STATUSES = [
-  'validating',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'failed',
-  'expired',
-  'cancelling',
-  'cancelled',
-] as const;
-
 interface ListFlags {
   status?: ListStatus;
-  batchStatus?: (typeof BATCH_STATUSES)[number];
+  batchStatus?: BatchStatus;
   provider?: string;
   query?: string;
   limit: number;
