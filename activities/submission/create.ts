@@ -138,9 +138,10 @@ async function upload(
       // kept for a redirect that never comes buffers the whole upload in memory (~file size of
       // ArrayBuffers). A streamed body cannot be replayed to a redirect anyway; 'error' skips the clone.
       fetchOptions: { redirect: 'error' },
-      // The client's per-request timeout is sized for small calls; an upload gets time for its bytes too
-      // (at a pessimistic 1 MB/s), or a large file would time out and retry forever.
-      timeout: Math.max(client.timeout, 60_000 + Math.ceil(form.contentLength / 1_000_000) * 1000),
+      // The client's per-request timeout is sized for small calls: an upload gets time for its bytes on top
+      // (at a pessimistic 2 MB/s), or a large file would time out on every attempt. A stalled upload is still
+      // caught sooner: it stops heartbeating and Temporal's heartbeat timeout aborts it.
+      timeout: client.timeout + Math.ceil(form.contentLength / 2_000),
       signal: abortSignal(),
     }),
   );
