@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -173,11 +174,31 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
       return { entry, handle };
     });
     if (!started) return null;
-    const outcome: BatchOutcome = await started.handle.result();
-    started.entry.outcome = outcome;
-    started.entry.status = outcome.status;
-    started.entry.requestCounts = outcome.snapshot.requestCounts;
-    refreshProgress();
+    const record = (outcome: BatchOutcome) => {
+      started.entry.outcome = outcome;
+      started.entry.status = outcome.status;
+      started.entry.requestCounts = outcome.snapshot.requestCounts;
+      refreshProgress();
+    };
+    try {
+      // The child was started in a non-cancellable scope, so its result does not see this workflow being
+      // cancelled: race it against the cancellation of our own scope.
+      record(await Promise.race([started.handle.result(), CancellationScope.current().cancelRequested]));
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      // Cancelling the submission cancels its batches at the provider and waits for their final billing,
+      // like cancelling a batch's own workflow does.
+      await CancellationScope.nonCancellable(async () => {
+        view.cancel ??= newCancelRecord(
+          { reason: 'submission workflow cancelled', requestedBy: 'temporal' },
+          'workflow-cancellation',
+          false,
+        );
+        await forwardCancel(started.handle);
+        record(await started.handle.result());
+      });
+      throw err;
+    }
     return started.entry;
   };
 
@@ -223,7 +244,13 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
       ? [runChunk(round, null, inputFileId)]
       : chunks.map((c) => runChunk(round, c, null));
     view.phase = round === 0 ? 'running' : 'resubmitting';
-    const done = (await Promise.all(work)).filter((b): b is SubmittedBatch => b !== null);
+    // allSettled: on a cancellation every batch finishes its own cancel before this workflow closes.
+    const settled = await Promise.allSettled(work);
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    const done = settled
+      .map((r) => (r as PromiseFulfilledResult<SubmittedBatch | null>).value)
+      .filter((b): b is SubmittedBatch => b !== null);
     roundTotals.push({
       round,
       batches: done.length,

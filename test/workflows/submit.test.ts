@@ -202,6 +202,55 @@ test('over the limits: split into batches with aggregated totals; a cancel reach
   expect(cancelled.billing.billed).toBeLessThan(3000);
 });
 
+test('cancelling the submission workflow itself cancels every batch at the provider', async () => {
+  const slow = jsonl(
+    'wfcancel.jsonl',
+    Array.from({ length: 2000 }, (_, i) => line(i)),
+  );
+  const children = await withWorker(env, activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(submitBatch, {
+      taskQueue,
+      workflowId: submitWorkflowId('wf-cancel'),
+      args: [
+        {
+          provider: 'emu',
+          submission: {
+            source: { path: slow },
+            endpoint: '/v1/chat/completions',
+            limits: { maxLines: 1000 },
+          },
+          pollPolicy: fast,
+        },
+      ],
+    });
+    let ids: string[] = [];
+    for (let i = 0; i < 500 && ids.length < 2; i++) {
+      const v = await handle.query(submitStatusQuery);
+      if (v.batches.length === 2 && v.batches.every((b) => b.status === 'in_progress'))
+        ids = v.batches.map((b) => b.workflowId);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(ids).toHaveLength(2);
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    // Before it closed, each batch was cancelled at the provider and its workflow ended with the billing.
+    const view = await handle.query(submitStatusQuery);
+    expect(view.cancel).toMatchObject({ source: 'workflow-cancellation' });
+    for (const b of view.batches) {
+      expect(b.outcome?.status).toBe('cancelled');
+      expect(b.outcome?.billing.billed).toBe(b.outcome?.snapshot.requestCounts.completed);
+      expect((await env.client.workflow.getHandle(b.workflowId).describe()).status.name).toBe('COMPLETED');
+    }
+    return ids;
+  });
+  expect(emu.calls().filter((c) => c.path.endsWith('/cancel'))).toHaveLength(children.length);
+  for (const id of children) {
+    const b = await api().batches.retrieve(id.replace(/^batch-/, ''));
+    expect(b.status).toBe('cancelled');
+  }
+});
+
 test('a create that reached the provider but never returned is adopted on retry: one batch', async () => {
   const path = jsonl('crash.jsonl', [line(1), line(2)]);
   emu.setFaults({ dropConnection: { nextN: 1, afterHandler: true, only: 'batches.create' } });
