@@ -1,8 +1,8 @@
 // The real activities, over real HTTP, against the emulator, with the real `openai` client.
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { failure } from '../helpers/failures';
 import { ProviderRegistry } from '../../activities/providers';
 import { retryAfterMs } from '../../activities/errors';
 import type { BatchActivities } from '../../workflows/activity-types';
@@ -60,17 +60,6 @@ beforeEach(() => {
   emu.setFaults({});
   emu.clearCalls();
 });
-
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 describe('retrieveBatch', () => {
   test('normalizes an OpenAI batch (null timestamps, usage) as it progresses', async () => {

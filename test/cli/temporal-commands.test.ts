@@ -1,19 +1,12 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createServer } from 'node:net';
 import { connectClient } from '../../src/client';
 import { batchWorkflowId, type BatchStatusView } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
 import { expectOneLineError, runCli } from './run-cli';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnv();
 
 const HOUR = 3600;
 const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());

@@ -1,4 +1,3 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   BatchNotFoundError,
   BatchWorkflowClosedError,
@@ -7,16 +6,10 @@ import {
 } from '../../src/client';
 import { batchWorkflowId } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnv();
 
 const HOUR = 3600;
 const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());

@@ -30,3 +30,25 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   if ('error' in result) throw new Error(`registering search attributes on the test server: ${result.error}`);
   return env;
 }
+
+/**
+ * One time-skipping environment for a test file: created before its tests, torn down after them. Returns a
+ * stand-in that forwards to it, so a file declares `const env = useTimeSkippingEnv();` and uses `env` as is.
+ */
+export function useTimeSkippingEnv(): TestWorkflowEnvironment {
+  let real: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    real = await createTimeSkippingEnv();
+  });
+  afterAll(async () => {
+    await real?.teardown();
+  });
+  return new Proxy({} as TestWorkflowEnvironment, {
+    get(_, prop) {
+      if (!real)
+        throw new Error('the time-skipping environment is only there inside tests (beforeAll ran first)');
+      const value: unknown = Reflect.get(real, prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(real) : value;
+    },
+  });
+}

@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
@@ -68,17 +67,8 @@ export function chat(customId: string, text: string, model = 'gpt-4o-mini'): Rec
   };
 }
 
-export async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
-
 export function idOf(line: string): string {
   return (JSON.parse(line) as { custom_id: string }).custom_id;
 }
+
+export { failure } from '../helpers/failures';

@@ -1,18 +1,11 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { batchLifecycle } from '../../workflows';
 import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnv();
 const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());
 
 const HOUR = 3600;

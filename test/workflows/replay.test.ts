@@ -1,21 +1,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { recordScenarios } from '../helpers/scenarios';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { workflowBundle } from '../helpers/workflow-bundle';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'histories');
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnv();
 
 describe('determinism', () => {
   test('recorded fixture histories replay with the current workflow code', async () => {

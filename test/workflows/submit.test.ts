@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import { createActivities } from '../../activities';
@@ -68,6 +68,37 @@ const line = (i: number) => ({
   body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${i}` }] },
 });
 const bare = (i: number) => ({ messages: [{ role: 'user', content: `bare question ${i}` }] });
+
+/** A submission of `lines` requests in batches of 1,000, slow enough to be cancelled while they run. */
+function startSlowSubmission(taskQueue: string, name: string, lines: number) {
+  const path = jsonl(
+    `${name}.jsonl`,
+    Array.from({ length: lines }, (_, i) => line(i)),
+  );
+  return env.client.workflow.start(submitBatch, {
+    taskQueue,
+    workflowId: submitWorkflowId(name),
+    args: [
+      {
+        provider: 'emu',
+        submission: { source: { path }, endpoint: '/v1/chat/completions', limits: { maxLines: 1000 } },
+        pollPolicy: fast,
+      },
+    ],
+  });
+}
+
+/** Waits (bounded) until the submission has `n` batches, all in progress; returns their workflow ids. */
+async function waitForRunningBatches(handle: WorkflowHandle, n: number): Promise<string[]> {
+  for (let i = 0; i < 500; i++) {
+    const v = await handle.query(submitStatusQuery);
+    if (v.batches.length === n && v.batches.every((b) => b.status === 'in_progress')) {
+      return v.batches.map((b) => b.workflowId);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`the submission never had ${n} batches in progress`);
+}
 
 async function batchesTagged(prefix: string): Promise<OpenAI.Batches.Batch[]> {
   const out: OpenAI.Batches.Batch[] = [];
@@ -163,31 +194,9 @@ test('over the limits: split into batches with aggregated totals; a cancel reach
   expect(split.billing).toMatchObject({ total: 25, billed: 25, notRun: 0 });
 
   // The same again, slowed down, and cancelled once the batches run.
-  const slow = jsonl(
-    'slow.jsonl',
-    Array.from({ length: 3000 }, (_, i) => line(i)),
-  );
   const cancelled = await withWorker(env, activities, async (taskQueue) => {
-    const handle = await env.client.workflow.start(submitBatch, {
-      taskQueue,
-      workflowId: submitWorkflowId('cancel-all'),
-      args: [
-        {
-          provider: 'emu',
-          submission: {
-            source: { path: slow },
-            endpoint: '/v1/chat/completions',
-            limits: { maxLines: 1000 },
-          },
-          pollPolicy: fast,
-        },
-      ],
-    });
-    for (let i = 0; i < 500; i++) {
-      const v = await handle.query(submitStatusQuery);
-      if (v.batches.length === 3 && v.batches.every((b) => b.status === 'in_progress')) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const handle = await startSlowSubmission(taskQueue, 'cancel-all', 3000);
+    await waitForRunningBatches(handle, 3);
     await handle.signal(cancelSignal, { reason: 'stop all', requestedBy: 'jest' });
     return handle.result();
   });
@@ -203,34 +212,9 @@ test('over the limits: split into batches with aggregated totals; a cancel reach
 });
 
 test('cancelling the submission workflow itself cancels every batch at the provider', async () => {
-  const slow = jsonl(
-    'wfcancel.jsonl',
-    Array.from({ length: 2000 }, (_, i) => line(i)),
-  );
   const children = await withWorker(env, activities, async (taskQueue) => {
-    const handle = await env.client.workflow.start(submitBatch, {
-      taskQueue,
-      workflowId: submitWorkflowId('wf-cancel'),
-      args: [
-        {
-          provider: 'emu',
-          submission: {
-            source: { path: slow },
-            endpoint: '/v1/chat/completions',
-            limits: { maxLines: 1000 },
-          },
-          pollPolicy: fast,
-        },
-      ],
-    });
-    let ids: string[] = [];
-    for (let i = 0; i < 500 && ids.length < 2; i++) {
-      const v = await handle.query(submitStatusQuery);
-      if (v.batches.length === 2 && v.batches.every((b) => b.status === 'in_progress'))
-        ids = v.batches.map((b) => b.workflowId);
-      else await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(ids).toHaveLength(2);
+    const handle = await startSlowSubmission(taskQueue, 'wf-cancel', 2000);
+    const ids = await waitForRunningBatches(handle, 2);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect((await handle.describe()).status.name).toBe('CANCELLED');

@@ -1,5 +1,4 @@
 // What the Temporal Web UI shows: search attributes, current details, handler descriptions, summaries.
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { batchLifecycle } from '../../workflows';
 import { batchWorkflowId, cancelSignal } from '../../workflows/messages';
 import {
@@ -10,16 +9,10 @@ import {
   BatchStatusKey,
 } from '../../workflows/search-attributes';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
-import { createTimeSkippingEnv } from '../helpers/temporal-env';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnv();
 const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());
 const HOUR = 3600;
 
