@@ -3,11 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
-import { ProviderRegistry } from '../../activities/providers';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
+import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { runCli } from './run-cli';
 
 const KEY = 'sk-cli-submit';
@@ -17,12 +16,7 @@ let dir: string;
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
-  emu = await startEmulator({
-    apiKey: KEY,
-    validatingSeconds: 0.05,
-    requestSeconds: 0.01,
-    finalizingSeconds: 0.05,
-  });
+  emu = await startEmulator({ ...FAST_EMULATOR, apiKey: KEY });
   dir = mkdtempSync(join(tmpdir(), 'bk-cli-submit-'));
 });
 afterAll(async () => {
@@ -38,14 +32,7 @@ test('submit --wait prints the totals; results shows the files with checksums', 
       JSON.stringify({ messages: [{ role: 'user', content: `q${i}` }] }),
     ).join('\n'),
   );
-  const activities = createActivities({
-    providers: new ProviderRegistry([{ name: 'emu', baseURL: emu.url, apiKeyEnv: 'K', kind: 'openai' }], {
-      K: KEY,
-    }),
-    outcomes: { record: async () => undefined },
-    resultsDir: join(dir, 'results'),
-    stagingDir: join(dir, 'staging'),
-  });
+  const activities = emulatorActivities(emu, dir);
   await withWorker(env, activities, async (tq) => {
     const cli = (args: string[]) => runCli(['--task-queue', tq, ...args], { client: env.client });
     const submitted = await cli([

@@ -7,12 +7,12 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import { createActivities } from '../../activities';
-import { ProviderRegistry } from '../../activities/providers';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { submitBatch } from '../../workflows';
 import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
+import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { workflowBundle } from '../helpers/workflow-bundle';
 import { Worker } from '@temporalio/worker';
 
@@ -24,25 +24,9 @@ let activities: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
-  emu = await startEmulator({
-    apiKey: KEY,
-    validatingSeconds: 0.05,
-    requestSeconds: 0.01,
-    finalizingSeconds: 0.05,
-    cancellingSeconds: 0.1,
-  });
+  emu = await startEmulator({ ...FAST_EMULATOR, apiKey: KEY, cancellingSeconds: 0.1 });
   dir = mkdtempSync(join(tmpdir(), 'bk-submit-'));
-  activities = createActivities({
-    providers: new ProviderRegistry(
-      [{ name: 'emu', baseURL: emu.url, apiKeyEnv: 'EMU_KEY', kind: 'openai' }],
-      {
-        EMU_KEY: KEY,
-      },
-    ),
-    outcomes: { record: async () => undefined },
-    resultsDir: join(dir, 'results'),
-    stagingDir: join(dir, 'staging'),
-  });
+  activities = emulatorActivities(emu, dir);
 });
 afterAll(async () => {
   await emu?.close();
@@ -258,25 +242,9 @@ test('a create that reached the provider but never returned is adopted on retry:
 });
 
 test('resubmission of failed lines: a second round with only those, totals kept apart', async () => {
-  const failing = await startEmulator({
-    apiKey: KEY,
-    validatingSeconds: 0.05,
-    requestSeconds: 0.01,
-    finalizingSeconds: 0.05,
-    failureRate: 0.3,
-  });
+  const failing = await startEmulator({ ...FAST_EMULATOR, apiKey: KEY, failureRate: 0.3 });
   try {
-    const acts = createActivities({
-      providers: new ProviderRegistry(
-        [{ name: 'emu', baseURL: failing.url, apiKeyEnv: 'K', kind: 'openai' }],
-        {
-          K: KEY,
-        },
-      ),
-      outcomes: { record: async () => undefined },
-      resultsDir: join(dir, 'results-r'),
-      stagingDir: join(dir, 'staging-r'),
-    });
+    const acts = emulatorActivities(failing, join(dir, 'resubmit'));
     const path = jsonl(
       'resubmit.jsonl',
       Array.from({ length: 40 }, (_, i) => line(i)),
