@@ -16,6 +16,10 @@ export interface CancelBatchResult {
 export interface RecordOutcomeInput {
   workflowId: string;
   outcome: BatchOutcome;
+  /** The submission's model, when the batch was submitted by batchkeeper (the batch object may name none). */
+  model?: string | null;
+  /** The normalized input file on the worker (submitted batches): its first line names the model. */
+  inputPath?: string | null;
 }
 
 export interface BatchActivities extends SubmissionActivities {

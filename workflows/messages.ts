@@ -87,6 +87,13 @@ export interface BatchSnapshot {
   usage: TokenUsage | null;
   metadata: Record<string, string>;
   timestamps: BatchTimestamps;
+  /** The batch's model where the provider reports one (OpenAI does; DashScope does not). */
+  model?: string | null;
+  /**
+   * What the provider's answer got wrong, when it was usable anyway (an unknown status, missing or
+   * inconsistent request_counts, malformed errors): shown in status and carried into billing as discrepancies.
+   */
+  anomalies?: string[];
 }
 
 /** Payload of the `cancel` signal. */
@@ -145,6 +152,11 @@ export interface BillingTotals {
   notRun: number;
   /** Token usage when the provider reports it on the batch; null otherwise. */
   tokens: TokenUsage | null;
+  /**
+   * Why these totals may not be exact: the provider's counts were missing or inconsistent, or disagree with the
+   * downloaded results (succeeded/failed lines). Recorded with the totals (ledger), never hidden. Absent = none.
+   */
+  discrepancies?: string[];
 }
 
 export interface BatchWorkflowInput {
@@ -156,7 +168,16 @@ export interface BatchWorkflowInput {
   searchAttributes?: boolean;
   results?: ResultsOptions;
   /** Set by a submission workflow for the batches it created: progress goes to it, the input file is known. */
-  parent?: { workflowId: string; chunkIndex: number; round: number; inputPath: string | null };
+  parent?: {
+    workflowId: string;
+    chunkIndex: number;
+    round: number;
+    inputPath: string | null;
+    /** The submission's one model (from validation): for the ledger when the batch object names none. */
+    model?: string | null;
+    /** True when batchkeeper uploaded the input file (a `path` source), so it may delete it; absent on old runs. */
+    inputUploaded?: boolean;
+  };
   /** Set only by continue-as-new: the state carried over from the previous run. */
   carried?: CarriedState;
 }
@@ -164,7 +185,11 @@ export interface BatchWorkflowInput {
 export interface ResultsOptions {
   /** Download the output and error files that exist at the terminal status (default true). */
   download?: boolean;
-  /** Delete input, output and error files at the provider once the results are stored and verified (default true). */
+  /**
+   * Delete the batch's files at the provider once the results are stored and verified. Default: only for batches
+   * batchkeeper created (`submit`): their output and error files, and the input file when batchkeeper uploaded it.
+   * A tracked batch (created elsewhere) keeps its files unless this is true; false keeps them always.
+   */
   cleanupRemote?: boolean;
 }
 
@@ -188,6 +213,8 @@ export interface ResultsRecord {
   };
   /** Remote files deleted after verification (empty when clean-up is off or verification failed). */
   remoteFilesDeleted: string[];
+  /** Why those files were deleted, or why none were (absent on results recorded before this field existed). */
+  remoteCleanup?: { deleted: string[]; reason: string };
   /** Tokens summed from the output lines (used for billing when the batch reports no usage). */
   tokens: TokenUsage;
 }
