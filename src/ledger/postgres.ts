@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { Ledger, LedgerListFilter, LedgerRow } from './types';
 import { LEDGER_COLUMNS, normalizeRow } from './types';
+import { upsertAssignments } from './upsert';
 
 /** Version recorded in `billing_ledger_schema`; each index of migrations() moves the schema one version up. */
 export const POSTGRES_SCHEMA_VERSION = 1;
@@ -61,10 +62,9 @@ export async function openPostgresLedger(options: PostgresLedgerOptions): Promis
     throw err;
   }
 
-  const upsert = `INSERT INTO ${table} (${COLS.join(', ')}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(', ')})
-    ON CONFLICT (batch_id) DO UPDATE SET ${COLS.filter((c) => c !== 'batch_id')
-      .map((c) => `${c} = EXCLUDED.${c}`)
-      .join(', ')}
+  // The alias names the existing row in the SET list, whatever schema the table lives in.
+  const upsert = `INSERT INTO ${table} AS ledger (${COLS.join(', ')}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(', ')})
+    ON CONFLICT (batch_id) DO UPDATE SET ${upsertAssignments('ledger')}
     RETURNING (xmax = 0) AS inserted`;
 
   return {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerListFilter, LedgerRow } from './types';
 import { LEDGER_COLUMNS, normalizeRow } from './types';
+import { upsertAssignments } from './upsert';
 
 /** `PRAGMA user_version` of the newest schema; each index of MIGRATIONS moves the file one version up. */
 export const SQLITE_SCHEMA_VERSION = 1;
@@ -36,9 +37,7 @@ const MIGRATIONS: readonly string[] = [
 
 const COLS = LEDGER_COLUMNS.map(([, c]) => c);
 const UPSERT = `INSERT INTO billing_ledger (${COLS.join(', ')}) VALUES (${COLS.map((c) => '@' + c).join(', ')})
-  ON CONFLICT (batch_id) DO UPDATE SET ${COLS.filter((c) => c !== 'batch_id')
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ')}`;
+  ON CONFLICT (batch_id) DO UPDATE SET ${upsertAssignments('billing_ledger')}`;
 const ORDER = 'ORDER BY coalesce(finished_at, recorded_at), batch_id';
 
 export interface SqliteLedgerOptions {

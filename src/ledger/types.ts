@@ -41,7 +41,10 @@ export interface LedgerListFilter {
 }
 
 export interface Ledger {
-  /** Upsert by batch id: recording the same batch again replaces its row, never adds a second one. */
+  /**
+   * Upsert by batch id: recording the same batch again updates its one row, never adds a second. A null in the
+   * later write keeps the value the row had (see upsert.ts); every other value is the later write's.
+   */
   record(row: LedgerRow): Promise<{ inserted: boolean }>;
   get(batchId: string): Promise<LedgerRow | null>;
   /** Oldest first, by `finishedAt` (falling back to `recordedAt`), then batch id. */

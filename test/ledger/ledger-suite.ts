@@ -57,6 +57,58 @@ export function describeLedgerBehaviour(makeStore: () => Promise<StoreFactory>):
     expect(await ledger.get('batch_1')).toEqual(third);
   });
 
+  test('a later write that lost values (tokens, model, cost, cancel, times) keeps the ones the row had', async () => {
+    const good = row({
+      status: 'cancelled',
+      cancelRequestedAt: '2026-01-10T08:30:00.000Z',
+      cancelReason: 'budget',
+      cancelRequestedBy: 'svc:billing',
+    });
+    // A retry whose results download failed: no tokens, no model, so no cost; the provider's times unset.
+    const worse = row({
+      status: 'cancelled',
+      model: null,
+      inputTokens: null,
+      outputTokens: null,
+      totalTokens: null,
+      estimatedCostUsd: null,
+      cancelRequestedAt: null,
+      cancelReason: null,
+      cancelRequestedBy: null,
+      createdAt: null,
+      finishedAt: null,
+      recordedAt: '2026-01-10T09:10:00.000Z',
+      workflowId: 'batch-batch_1-rerun',
+    });
+    await ledger.record(good);
+    expect(await ledger.record(worse)).toEqual({ inserted: false });
+    const kept = { ...good, recordedAt: worse.recordedAt, workflowId: worse.workflowId };
+    expect(await ledger.get('batch_1')).toEqual(kept);
+    expect(await ledger.list()).toEqual([kept]);
+  });
+
+  test('a later write with values replaces them; counts and status come from the newer write', async () => {
+    await ledger.record(row({ model: null, inputTokens: null, outputTokens: null, totalTokens: null }));
+    const better = row({
+      model: 'gpt-4o',
+      completed: 10,
+      billed: 10,
+      failed: 0,
+      inputTokens: 2000,
+      outputTokens: 700,
+      totalTokens: 2700,
+      estimatedCostUsd: 0.00975,
+      cancelReason: 'late reason',
+      recordedAt: '2026-01-10T09:10:00.000Z',
+    });
+    await ledger.record(better);
+    expect(await ledger.get('batch_1')).toEqual(better);
+    // Counts are not nullable: a newer write's zeros replace them (a terminal batch's counts do not change).
+    const zeros = row({ total: 0, completed: 0, billed: 0, failed: 0, notRun: 0, model: null });
+    await ledger.record(zeros);
+    expect(await ledger.get('batch_1')).toMatchObject({ total: 0, billed: 0, model: 'gpt-4o' });
+  });
+
   test('get returns null for an unknown batch', async () => {
     await ledger.record(row());
     expect(await ledger.get('batch_missing')).toBeNull();
