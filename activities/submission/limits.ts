@@ -60,13 +60,54 @@ const GENERIC: ProviderLimits = {
   checkWindow: (w) => (hoursOf(w) > 0 ? null : `completion_window must look like '24h', got '${w}'`),
 };
 
+const baseFor = (kind: ProviderKind): ProviderLimits =>
+  kind === 'openai' ? OPENAI : kind === 'dashscope' ? DASHSCOPE : GENERIC;
+
+const OVERRIDABLE = ['maxLines', 'maxBytes', 'maxLineBytes'] as const;
+
+/** The provider's limits, tightened by the overrides that are valid (see overrideProblems for the others). */
 export function limitsFor(kind: ProviderKind, overrides: Partial<SubmissionLimits> = {}): ProviderLimits {
-  const base = kind === 'openai' ? OPENAI : kind === 'dashscope' ? DASHSCOPE : GENERIC;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => typeof v === 'number'));
-  const merged = { ...base, ...defined };
+  const base = baseFor(kind);
+  const merged = { ...base };
+  for (const k of OVERRIDABLE) {
+    const v = overrides[k];
+    // An invalid override is reported by overrideProblems; reading with it (a line limit in GB) would not be bounded.
+    if (isCount(v) && v <= base[k]) merged[k] = v;
+  }
   // A line can never be larger than the file that holds it.
   merged.maxLineBytes = Math.min(merged.maxLineBytes, merged.maxBytes - 1);
   return merged;
+}
+
+/**
+ * Overrides exist to be stricter than the provider (or small in tests): one above the provider's limit would
+ * stage files the provider then fails at validation, after the upload, so it is refused up front.
+ */
+export function overrideProblems(
+  kind: ProviderKind,
+  overrides: Partial<SubmissionLimits> = {},
+): { code: string; message: string }[] {
+  const base = baseFor(kind);
+  const found: { code: string; message: string }[] = [];
+  for (const k of OVERRIDABLE) {
+    const v: unknown = overrides[k];
+    if (v === undefined) continue;
+    if (!isCount(v))
+      found.push({
+        code: 'invalid_limit',
+        message: `limits.${k} must be a whole number >= 1, got ${JSON.stringify(v)}`,
+      });
+    else if (v > base[k])
+      found.push({
+        code: 'limit_above_provider',
+        message: `limits.${k} ${v} is above the provider's limit (${kind}: ${base[k]}); overrides may only tighten it`,
+      });
+  }
+  return found;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1;
 }
 
 /** Metadata keys batchkeeper adds to every batch it creates. */

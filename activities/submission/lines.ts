@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 
 export interface Line {
@@ -7,6 +8,11 @@ export interface Line {
   text: string | null;
   /** Bytes of the line without its newline. */
   bytes: number;
+  /**
+   * The bytes are not valid UTF-8: `text` then holds U+FFFD in their place, which is not what the file says.
+   * Input validation refuses such a line (the altered prompt would be billed); result readers may still count it.
+   */
+  invalidUtf8: boolean;
 }
 
 /**
@@ -77,12 +83,15 @@ export class LineSplitter {
   private finish(): void {
     this.lineNo += 1;
     let text: string | null = null;
+    let invalidUtf8 = false;
     if (!this.tooLong) {
       const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
       const end = this.size > 0 && buf[this.size - 1] === 13 ? this.size - 1 : this.size;
+      // Checked on the whole line: a character split across two read chunks is still one valid character.
+      invalidUtf8 = !isUtf8(buf.subarray(0, end));
       text = buf.toString('utf8', 0, end);
     }
-    const line = { lineNo: this.lineNo, text, bytes: this.size };
+    const line = { lineNo: this.lineNo, text, bytes: this.size, invalidUtf8 };
     this.parts = [];
     this.size = 0;
     this.tooLong = false;

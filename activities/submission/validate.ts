@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { classifyProviderError, asApiError } from '../errors';
 import type { ProviderRegistry } from '../providers';
 import { ProblemList, invalidSubmission } from './failures';
-import { limitsFor, type ProviderLimits } from './limits';
+import { limitsFor, overrideProblems, type ProviderLimits } from './limits';
 import { readLines } from './lines';
 import { checkMetadata } from './metadata';
 import { beat } from './progress';
@@ -30,6 +30,7 @@ export async function validateSubmission(
   const limits = limitsFor(profile.kind, input.limits);
   const window = input.completionWindow ?? '24h';
   const problems = new ProblemList();
+  for (const p of overrideProblems(profile.kind, input.limits)) problems.add(null, p.code, p.message);
   if (limits.endpoints !== 'any' && !limits.endpoints.includes(input.endpoint))
     problems.add(
       null,
@@ -114,6 +115,15 @@ async function scanSource(
       );
       continue;
     }
+    if (line.invalidUtf8) {
+      lines += 1;
+      problems.add(
+        line.lineNo,
+        'invalid_utf8',
+        'not valid UTF-8 (JSONL is UTF-8; re-encode the file, e.g. from Latin-1 or Windows-1252)',
+      );
+      continue;
+    }
     if (line.text.trim() === '') continue;
     lines += 1;
     const read = readRequestLine(line.text, input.endpoint);
@@ -169,7 +179,7 @@ async function writeStaging(
       // The scan passed, so every non-blank line is a request; a change in between shows up here.
       if (line.text === null || line.text.trim() === '') continue;
       const read = readRequestLine(line.text, input.endpoint);
-      if (read.kind === 'problems')
+      if (read.kind === 'problems' || line.invalidUtf8)
         throw new Error(`${path} changed while it was being staged (line ${line.lineNo})`);
       if (read.customId !== null && read.model !== null) {
         await writer.write(line.text, line.lineNo);

@@ -1,5 +1,5 @@
 // validateSubmission: line-numbered problems, bare-body wrapping and splitting, against the real emulator.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { startsNewChunk } from '../../activities/submission/split';
@@ -107,6 +107,79 @@ describe('line problems', () => {
       failOnProblems: false,
     });
     expect(missing.problems[0].code).toBe('source_not_found');
+  });
+});
+
+describe('encoding', () => {
+  test('invalid UTF-8 is an invalid_utf8 problem naming its line, found before anything reaches the provider', async () => {
+    const path = join(h.dir, 'latin1.jsonl');
+    const line = (id: string, content: Buffer) =>
+      Buffer.concat([
+        Buffer.from(
+          `{"custom_id":"${id}","method":"POST","url":"${ENDPOINT}","body":{"model":"gpt-4o-mini",`,
+        ),
+        Buffer.from('"messages":[{"role":"user","content":"'),
+        content,
+        Buffer.from('"}]}}\n'),
+      ]);
+    // Line 1 puts a valid two-byte character across the reader's 256 KB chunk boundary: decoding is per line.
+    const prefix = line('a', Buffer.alloc(0)).indexOf('"}]}}');
+    const straddle = Buffer.concat([Buffer.alloc(256 * 1024 - prefix - 1, 'x'), Buffer.from('é')]);
+    await writeFile(
+      path,
+      Buffer.concat([
+        line('a', straddle),
+        line('b', Buffer.from('café, naïve')), // 2: valid UTF-8
+        line('c', Buffer.from([0x63, 0x61, 0x66, 0xe9])), // 3: 'café' in Latin-1
+        line('d', Buffer.from('fine')),
+      ]),
+    );
+    emu.clearCalls();
+    const f = await failure(h.run(h.acts.validateSubmission, base(path)));
+    expect(f.type).toBe('InvalidSubmission');
+    const details = f.details?.[0] as { problems: { line: number; code: string }[] };
+    expect(details.problems.map((p) => [p.line, p.code])).toEqual([[3, 'invalid_utf8']]);
+    expect(f.message).toMatch(/invalid_utf8 \(line 3: /);
+    expect(emu.calls()).toEqual([]);
+  });
+});
+
+describe('limit overrides', () => {
+  test("may only tighten the provider's limits: above them is a problem naming the limit and the provider's value", async () => {
+    const path = await writeJsonl(join(h.dir, 'limits.jsonl'), [chat('a', 'x', 'qwen-plus')]);
+    const MB = 1024 * 1024;
+    const res = await h.run(h.acts.validateSubmission, {
+      ...base(path),
+      provider: 'ds',
+      limits: { maxLines: 50_001, maxBytes: 500 * MB + 1, maxLineBytes: 6 * MB + 1 },
+      failOnProblems: false,
+    });
+    expect(res.ok).toBe(false);
+    expect(res.problems.map((p) => [p.line, p.code])).toEqual([
+      [null, 'limit_above_provider'],
+      [null, 'limit_above_provider'],
+      [null, 'limit_above_provider'],
+    ]);
+    expect(res.problems[0].message).toMatch(/limits\.maxLines 50001 .*dashscope.* 50000/);
+    expect(res.problems[1].message).toMatch(new RegExp(`limits\\.maxBytes ${500 * MB + 1} .* ${500 * MB}`));
+    expect(res.problems[2].message).toMatch(new RegExp(`limits\\.maxLineBytes ${6 * MB + 1} .* ${6 * MB}`));
+    expect(res.chunks).toEqual([]);
+
+    const nonsense = await h.run(h.acts.validateSubmission, {
+      ...base(path),
+      provider: 'ds',
+      limits: { maxLines: 0, maxBytes: 1.5 },
+      failOnProblems: false,
+    });
+    expect(nonsense.problems.map((p) => p.code)).toEqual(['invalid_limit', 'invalid_limit']);
+
+    // Equal or tighter is accepted.
+    const ok = await h.run(h.acts.validateSubmission, {
+      ...base(path),
+      provider: 'ds',
+      limits: { maxLines: 50_000, maxBytes: 10 * MB, maxLineBytes: MB },
+    });
+    expect(ok.ok).toBe(true);
   });
 });
 
