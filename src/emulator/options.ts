@@ -38,6 +38,11 @@ export interface EmulatorOptions {
   maxLineBytes?: number;
   /** Largest upload accepted by POST /files (HTTP 413 above). Default 1 GiB. */
   maxUploadBytes?: number;
+  /**
+   * `404`, `405` or `501`: GET /files answers that status, like a compatible provider without file listing.
+   * Default `true` (listing works).
+   */
+  fileListing?: true | 404 | 405 | 501;
   /** Where files live on disk. Default: a fresh temp dir, removed on close. */
   dataDir?: string;
   /** Faults active from the start. */
@@ -60,6 +65,7 @@ export interface ResolvedOptions {
   maxFileBytes: number;
   maxLineBytes: number | undefined;
   maxUploadBytes: number;
+  fileListing: true | 404 | 405 | 501;
   dataDir: string | undefined;
   faults: FaultConfig;
   logger: boolean | LoggerOptions;
@@ -101,8 +107,14 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     maxFileBytes: o.maxFileBytes ?? p.defaultMaxFileBytes,
     maxLineBytes: o.maxLineBytes ?? p.defaultMaxLineBytes,
     maxUploadBytes: o.maxUploadBytes ?? 1024 * 1024 * 1024,
+    fileListing: resolveFileListing(o.fileListing),
     dataDir: o.dataDir,
     faults: o.faults ?? {},
     logger: o.logger ?? false,
   };
+}
+
+function resolveFileListing(v: EmulatorOptions['fileListing']): ResolvedOptions['fileListing'] {
+  if (v === undefined || v === true || v === 404 || v === 405 || v === 501) return v ?? true;
+  throw new RangeError(`fileListing must be true, 404, 405 or 501, got ${JSON.stringify(v)}`);
 }

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EmulatorContext } from './context';
-import { badRequest, notFound } from './errors';
+import { ApiError, badRequest, notFound } from './errors';
 import { fileObject } from './file-object';
 import { parseQuery, pageOf } from './paging';
 import { newId } from './store';
@@ -59,6 +59,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
   });
 
   app.get('/files', { config: { route: 'files.list' } }, async (req) => {
+    if (ctx.opts.fileListing !== true) throw noFileListing(ctx.opts.fileListing, req.url.split('?')[0]);
     const q = parseQuery(listQuery, req.query);
     let list = files.list();
     if (q.purpose) list = list.filter((f) => f.purpose === q.purpose);
@@ -86,4 +87,15 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
     await files.delete(id, inUse);
     return { id, object: 'file', deleted: true };
   });
+}
+
+/** What a gateway without the route says: 404 like any unknown URL, 405 or 501 from stricter servers. */
+function noFileListing(status: 404 | 405 | 501, path: string): ApiError {
+  if (status === 404) return new ApiError(404, `Invalid URL (GET ${path})`, null);
+  return new ApiError(
+    status,
+    status === 405 ? 'Method Not Allowed' : 'Not Implemented',
+    null,
+    'invalid_request_error',
+  );
 }

@@ -169,3 +169,29 @@ describe('files, batches and errors as the openai SDK sees them', () => {
     );
   });
 });
+
+describe('a provider without file listing (fileListing option)', () => {
+  test.each([404, 405, 501] as const)(
+    'GET /files answers %i in the provider error shape; the other file routes still work',
+    async (status) => {
+      const h = await startManual({ fileListing: status });
+      try {
+        const c = client(h);
+        const id = await upload(c, [chatLine('a', 'x')]);
+        const e = await c.files.list().catch((err: unknown) => err);
+        expect(e).toBeInstanceOf(OpenAI.APIError);
+        expect((e as InstanceType<typeof OpenAI.APIError>).status).toBe(status);
+        expect(await c.files.retrieve(id)).toMatchObject({ id });
+        expect(h.calls().map((x) => `${x.route}:${x.status}`)).toEqual([
+          'files.create:200',
+          `files.list:${status}`,
+          'files.retrieve:200',
+        ]);
+        const health = (await (await fetch(`${h.adminUrl}/health`)).json()) as { files: number };
+        expect(health.files).toBe(1);
+      } finally {
+        await h.close();
+      }
+    },
+  );
+});
