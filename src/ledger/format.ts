@@ -20,8 +20,17 @@ export function formatRows(rows: readonly LedgerRow[], format: LedgerFormat): st
 /** RFC 4180: every column, CRLF line ends, a field quoted when it holds a comma, quote, CR or LF. */
 export function formatCsv(rows: readonly LedgerRow[]): string {
   const lines = [LEDGER_COLUMNS.map(([, c]) => c).join(',')];
-  for (const row of rows) lines.push(LEDGER_COLUMNS.map(([k]) => csvField(row[k])).join(','));
+  for (const row of rows) lines.push(LEDGER_COLUMNS.map(([k]) => csvField(cellValue(row[k]))).join(','));
   return lines.map((l) => l + '\r\n').join('');
+}
+
+/** A list (discrepancies) is one cell: its entries joined by '; ', readable in a spreadsheet. */
+function cellValue(value: LedgerRow[keyof LedgerRow]): string | number | null {
+  return Array.isArray(value) ? joinList(value) : value;
+}
+
+function joinList(list: readonly string[] | null): string | null {
+  return list && list.length > 0 ? list.join('; ') : null;
 }
 
 function csvField(value: string | number | null): string {
@@ -59,6 +68,8 @@ const TABLE_COLUMNS: readonly TableColumn[] = [
   { title: 'EST. USD', cell: (r) => r.estimatedCostUsd, sum: true, decimals: 4 },
   { title: 'FINISHED', cell: (r) => r.finishedAt },
   { title: 'CANCEL REASON', cell: (r) => r.cancelReason },
+  // Last, so a long text widens nothing after it; a flagged row must be seen, not only exported.
+  { title: 'DISCREPANCIES', cell: (r) => joinList(r.discrepancies) },
 ];
 
 export function formatTable(rows: readonly LedgerRow[]): string {
@@ -66,6 +77,10 @@ export function formatTable(rows: readonly LedgerRow[]): string {
   const text = body.map((cells) => cells.map((v, i) => cellText(v, TABLE_COLUMNS[i])));
   const footer = TABLE_COLUMNS.map((c, i) => {
     if (i === 0) return `${rows.length} batch${rows.length === 1 ? '' : 'es'}`;
+    if (c.title === 'DISCREPANCIES') {
+      const flagged = rows.filter((r) => r.discrepancies?.length).length;
+      return flagged ? `${flagged} flagged` : '';
+    }
     if (!c.sum || rows.length === 0) return '';
     const values = body.map((b) => b[i]).filter((v): v is number => typeof v === 'number');
     // A sum over rows where some are unknown would understate: show it only when every row has a value.

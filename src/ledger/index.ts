@@ -90,6 +90,7 @@ export function rowFromOutcome(outcome: BatchOutcome, extras: RowExtras): Ledger
     finishedAt: unixToIso(finishedAtUnix(outcome.status, snapshot.timestamps)),
     recordedAt: typeof recordedAt === 'string' ? recordedAt : recordedAt.toISOString(),
     workflowId: extras.workflowId,
+    discrepancies: billing.discrepancies?.length ? [...billing.discrepancies] : null,
   };
 }
 

@@ -1,11 +1,11 @@
 import { Pool } from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { Ledger, LedgerListFilter, LedgerRow } from './types';
-import { LEDGER_COLUMNS, normalizeRow } from './types';
+import { LEDGER_COLUMNS, discrepanciesFromText, discrepanciesToText, normalizeRow } from './types';
 import { upsertAssignments } from './upsert';
 
 /** Version recorded in `billing_ledger_schema`; each index of migrations() moves the schema one version up. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 export interface PostgresLedgerOptions {
   connectionString: string;
@@ -45,6 +45,7 @@ function migrations(t: string): string[] {
       workflow_id text NOT NULL
     );
     CREATE INDEX IF NOT EXISTS billing_ledger_finished_idx ON ${t} ((coalesce(finished_at, recorded_at)));`,
+    `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS discrepancies text;`,
   ];
 }
 
@@ -72,7 +73,7 @@ export async function openPostgresLedger(options: PostgresLedgerOptions): Promis
       const r = normalizeRow(row);
       const res = await pool.query<{ inserted: boolean }>(
         upsert,
-        LEDGER_COLUMNS.map(([k]) => r[k]),
+        LEDGER_COLUMNS.map(([k]) => (k === 'discrepancies' ? discrepanciesToText(r[k]) : r[k])),
       );
       return { inserted: res.rows[0].inserted };
     },
@@ -150,7 +151,8 @@ function fromRecord(r: QueryResultRow): LedgerRow {
   const out: Record<string, unknown> = {};
   for (const [k, c] of LEDGER_COLUMNS) {
     const v: unknown = r[c];
-    if (v === null || v === undefined) out[k] = null;
+    if (k === 'discrepancies') out[k] = discrepanciesFromText(v);
+    else if (v === null || v === undefined) out[k] = null;
     else if (TIME_COLUMNS.has(c)) out[k] = (v as Date).toISOString();
     // pg returns bigint as a string to avoid precision loss; token counts stay far below 2^53.
     else if (BIGINT_COLUMNS.has(c)) out[k] = Number(v);

@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerListFilter, LedgerRow } from './types';
-import { LEDGER_COLUMNS, normalizeRow } from './types';
+import { LEDGER_COLUMNS, discrepanciesFromText, discrepanciesToText, normalizeRow } from './types';
 import { upsertAssignments } from './upsert';
 
 /** `PRAGMA user_version` of the newest schema; each index of MIGRATIONS moves the file one version up. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS billing_ledger (
@@ -33,6 +33,8 @@ const MIGRATIONS: readonly string[] = [
     workflow_id TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS billing_ledger_finished_idx ON billing_ledger (coalesce(finished_at, recorded_at));`,
+  // Runs once per file: user_version moves past it in the same transaction.
+  `ALTER TABLE billing_ledger ADD COLUMN discrepancies TEXT;`,
 ];
 
 const COLS = LEDGER_COLUMNS.map(([, c]) => c);
@@ -125,9 +127,13 @@ function whereClause(filter: LedgerListFilter): { where: string; params: Record<
 }
 
 function toParams(row: LedgerRow): Record<string, unknown> {
-  return Object.fromEntries(LEDGER_COLUMNS.map(([k, c]) => [c, row[k]]));
+  const params: Record<string, unknown> = Object.fromEntries(LEDGER_COLUMNS.map(([k, c]) => [c, row[k]]));
+  params.discrepancies = discrepanciesToText(row.discrepancies);
+  return params;
 }
 
 function fromRecord(r: Record<string, unknown>): LedgerRow {
-  return Object.fromEntries(LEDGER_COLUMNS.map(([k, c]) => [k, r[c] ?? null])) as unknown as LedgerRow;
+  const row = Object.fromEntries(LEDGER_COLUMNS.map(([k, c]) => [k, r[c] ?? null])) as unknown as LedgerRow;
+  row.discrepancies = discrepanciesFromText(r.discrepancies);
+  return row;
 }

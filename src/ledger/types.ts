@@ -29,6 +29,11 @@ export interface LedgerRow {
   /** When this row was last written (ISO). */
   recordedAt: string;
   workflowId: string;
+  /**
+   * Why the totals may not be exact (the provider's counts missing or inconsistent, or disagreeing with the
+   * downloaded results): a flagged row. Null when there is nothing to flag.
+   */
+  discrepancies: string[] | null;
 }
 
 export interface LedgerListFilter {
@@ -75,6 +80,8 @@ export const LEDGER_COLUMNS = [
   ['finishedAt', 'finished_at'],
   ['recordedAt', 'recorded_at'],
   ['workflowId', 'workflow_id'],
+  // Stored as a JSON array in a text column: schema version 2.
+  ['discrepancies', 'discrepancies'],
 ] as const satisfies readonly (readonly [keyof LedgerRow, string])[];
 
 const COUNT_FIELDS = ['total', 'completed', 'billed', 'failed', 'notRun'] as const;
@@ -111,6 +118,12 @@ export function normalizeRow(row: LedgerRow): LedgerRow {
   ) {
     throw new TypeError(`ledger row ${row.batchId}: estimatedCostUsd must be a non-negative number or null`);
   }
+  const d: unknown = row.discrepancies;
+  if (d !== null && !(Array.isArray(d) && d.every((x) => typeof x === 'string'))) {
+    throw new TypeError(`ledger row ${row.batchId}: discrepancies must be a list of strings or null`);
+  }
+  // An empty list flags nothing: stored as null, so a later write cannot clear a real flag with it.
+  out.discrepancies = d !== null && d.length > 0 ? [...d] : null;
   for (const key of TIME_FIELDS) out[key] = canonicalIso(row[key], key, row.batchId);
   out.recordedAt = canonicalIso(row.recordedAt, 'recordedAt', row.batchId) ?? '';
   if (!out.recordedAt) throw new TypeError(`ledger row ${row.batchId}: recordedAt is required`);
@@ -122,4 +135,22 @@ function canonicalIso(value: string | null, key: string, batchId: string): strin
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new TypeError(`ledger row ${batchId}: ${key} is not an ISO time: ${value}`);
   return new Date(ms).toISOString();
+}
+
+/** The discrepancies column's text: a JSON array, or null. */
+export function discrepanciesToText(list: readonly string[] | null): string | null {
+  return list && list.length > 0 ? JSON.stringify(list) : null;
+}
+
+/** Reads the column back; text that is not a JSON list of strings (written by hand) is kept as one entry. */
+export function discrepanciesFromText(text: unknown): string[] | null {
+  if (typeof text !== 'string' || text === '') return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
+      return parsed.length ? parsed : null;
+  } catch {
+    // not JSON: fall through
+  }
+  return [text];
 }

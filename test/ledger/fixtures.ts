@@ -72,6 +72,7 @@ export function row(overrides: Partial<LedgerRow> = {}): LedgerRow {
     finishedAt: '2026-01-10T09:00:00.000Z',
     recordedAt: '2026-01-10T09:00:05.000Z',
     workflowId: 'batch-batch_1',
+    discrepancies: null,
     ...overrides,
   };
 }

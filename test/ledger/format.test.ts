@@ -86,14 +86,24 @@ describe('csv', () => {
     ).toBe(true);
   });
 
+  test('discrepancies are the last column, one cell of entries joined by "; "', () => {
+    const flagged = row({ discrepancies: ['request_counts missing', 'results: 3 failed lines, failed = 2'] });
+    const [header, record] = parseCsv(formatRows([flagged], 'csv'));
+    expect(header[header.length - 1]).toBe('discrepancies');
+    expect(record[record.length - 1]).toBe('request_counts missing; results: 3 failed lines, failed = 2');
+    expect(records[1][records[1].length - 1]).toBe('');
+  });
+
   test('an empty list is the header alone', () => {
     expect(parseCsv(formatRows([], 'csv'))).toEqual([LEDGER_COLUMNS.map(([, c]) => c)]);
   });
 });
 
-test('json parses back to the rows', () => {
-  const out = formatRows([plain, tricky], 'json');
-  expect(JSON.parse(out) as LedgerRow[]).toEqual([plain, tricky]);
+test('json parses back to the rows, discrepancies as a list', () => {
+  const flagged = row({ batchId: 'b_flag', discrepancies: ['counts missing'] });
+  const out = formatRows([plain, tricky, flagged], 'json');
+  expect(JSON.parse(out) as LedgerRow[]).toEqual([plain, tricky, flagged]);
+  expect((JSON.parse(out) as LedgerRow[])[2].discrepancies).toEqual(['counts missing']);
   expect(out.endsWith('\n')).toBe(true);
 });
 
@@ -141,6 +151,19 @@ describe('table', () => {
     expect(unknownFooter).toMatch(/^2 batches\s/);
     expect(unknownFooter).not.toContain('12.5000');
     expect(unknownFooter.trimEnd().endsWith('-')).toBe(true);
+  });
+
+  test('a flagged row shows its discrepancies on its line and the totals count the flagged rows', () => {
+    const out = formatRows(
+      [plain, row({ batchId: 'b_flag', discrepancies: ['counts missing', 'results disagree'] })],
+      'table',
+    );
+    const ls = out.trimEnd().split('\n');
+    expect(ls[0]).toMatch(/CANCEL REASON\s+DISCREPANCIES$/);
+    expect(ls[2]).toMatch(/^b_flag .*counts missing; results disagree$/);
+    expect(ls[1]).not.toMatch(/counts missing/);
+    expect(ls[ls.length - 1]).toMatch(/^2 batches\s.*1 flagged$/);
+    expect(formatRows([plain], 'table').trimEnd().split('\n').pop()).not.toMatch(/flagged/);
   });
 
   test('control characters from free text cannot reach the terminal', () => {

@@ -109,6 +109,19 @@ export function describeLedgerBehaviour(makeStore: () => Promise<StoreFactory>):
     expect(await ledger.get('batch_1')).toMatchObject({ total: 0, billed: 0, model: 'gpt-4o' });
   });
 
+  test('discrepancies round-trip as a list, and a later write without any keeps the flag', async () => {
+    const flagged = row({
+      discrepancies: ['request_counts missing', 'results: 9 succeeded lines but completed = 8, "sic"'],
+    });
+    await ledger.record(flagged);
+    expect(await ledger.get('batch_1')).toEqual(flagged);
+    await ledger.record(row({ recordedAt: '2026-01-10T09:10:00.000Z' }));
+    expect((await ledger.get('batch_1'))?.discrepancies).toEqual(flagged.discrepancies);
+    const other = row({ discrepancies: ['counts inconsistent'], recordedAt: '2026-01-10T09:20:00.000Z' });
+    await ledger.record(other);
+    expect(await ledger.list()).toEqual([other]);
+  });
+
   test('get returns null for an unknown batch', async () => {
     await ledger.record(row());
     expect(await ledger.get('batch_missing')).toBeNull();

@@ -4,6 +4,7 @@ import { openLedger } from '../../src/ledger';
 import { openPostgresLedger, POSTGRES_SCHEMA_VERSION } from '../../src/ledger/postgres';
 import { describeLedgerBehaviour } from './ledger-suite';
 import { row } from './fixtures';
+import { V1_ROW, postgresV1 } from './schema-v1';
 
 const url = process.env.BATCHKEEPER_TEST_DATABASE_URL;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
@@ -75,6 +76,38 @@ if (!url) {
         } finally {
           for (const l of ledgers) await l.close();
         }
+      });
+
+      test('a ledger written by schema version 1 gains the discrepancies column and keeps its rows', async () => {
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(postgresV1(schema));
+          const cols = Object.keys(V1_ROW);
+          await client.query(
+            `INSERT INTO "${schema}".billing_ledger (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+            Object.values(V1_ROW),
+          );
+        } finally {
+          await client.end();
+        }
+        const ledger = await openPostgresLedger({ connectionString, schema });
+        try {
+          expect(await ledger.get('batch_old')).toEqual(
+            row({ batchId: 'batch_old', workflowId: 'batch-batch_old', discrepancies: null }),
+          );
+          await ledger.record(row({ batchId: 'batch_old', discrepancies: ['counts missing'] }));
+          expect((await ledger.get('batch_old'))?.discrepancies).toEqual(['counts missing']);
+        } finally {
+          await ledger.close();
+        }
+        const again = await openPostgresLedger({ connectionString, schema });
+        expect((await again.get('batch_old'))?.discrepancies).toEqual(['counts missing']);
+        await again.close();
+        expect(await sql(`SELECT version FROM "${schema}".billing_ledger_schema`)).toEqual([
+          { version: POSTGRES_SCHEMA_VERSION },
+        ]);
+        expect(POSTGRES_SCHEMA_VERSION).toBe(2);
       });
 
       test('refuses a schema written by a newer batchkeeper', async () => {

@@ -56,6 +56,7 @@ describe('rowFromOutcome', () => {
       finishedAt: '2026-01-10T09:00:00.000Z',
       recordedAt: RECORDED,
       workflowId: 'batch-batch_abc',
+      discrepancies: null,
     });
     expect(normalizeRow(r)).toEqual(r);
   });
@@ -179,6 +180,15 @@ describe('rowFromOutcome', () => {
       finishedAt: '2026-01-10T08:00:30.000Z',
     });
     expect(r.estimatedCostUsd).toBe(0);
+  });
+
+  test("the workflow's discrepancies are carried into the row; none is null, not an empty list", () => {
+    const flags = ['request_counts missing: counts read as 0', 'results: 12 succeeded lines, completed = 10'];
+    const billing = { ...outcome().billing, discrepancies: flags };
+    const flagged = rowFromOutcome(outcome({ billing }), { workflowId: 'w', recordedAt: RECORDED });
+    expect(flagged.discrepancies).toEqual(flags);
+    const none = { ...outcome().billing, discrepancies: [] };
+    expect(rowFromOutcome(outcome({ billing: none }), { workflowId: 'w' }).discrepancies).toBeNull();
   });
 
   test('a terminal status without its own timestamp falls back to another terminal one, else null', () => {

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { openSqliteLedger, SQLITE_SCHEMA_VERSION } from '../../src/ledger/sqlite';
 import { describeLedgerBehaviour } from './ledger-suite';
 import { row } from './fixtures';
+import { SQLITE_V1, V1_ROW } from './schema-v1';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'bk-ledger-'));
@@ -40,6 +41,39 @@ describe('SQLite ledger', () => {
         expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
         expect(SQLITE_SCHEMA_VERSION).toBeGreaterThanOrEqual(1);
         expect(db.prepare('SELECT count(*) FROM billing_ledger').pluck().get()).toBe(1);
+      } finally {
+        db.close();
+      }
+    });
+
+    test('a ledger written by schema version 1 gains the discrepancies column and keeps its rows', async () => {
+      const path = join(dir, 'v1.sqlite');
+      const old = new Database(path);
+      old.exec(SQLITE_V1);
+      const cols = Object.keys(V1_ROW);
+      old
+        .prepare(
+          `INSERT INTO billing_ledger (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`,
+        )
+        .run(V1_ROW);
+      old.close();
+
+      const ledger = openSqliteLedger(path);
+      expect(await ledger.get('batch_old')).toEqual(
+        row({ batchId: 'batch_old', workflowId: 'batch-batch_old', discrepancies: null }),
+      );
+      await ledger.record(row({ batchId: 'batch_old', discrepancies: ['counts missing'] }));
+      expect((await ledger.get('batch_old'))?.discrepancies).toEqual(['counts missing']);
+      await ledger.close();
+      // Opening again runs no migration twice (a second ADD COLUMN would fail).
+      const again = openSqliteLedger(path);
+      expect((await again.get('batch_old'))?.discrepancies).toEqual(['counts missing']);
+      await again.close();
+
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+        expect(SQLITE_SCHEMA_VERSION).toBe(2);
       } finally {
         db.close();
       }
