@@ -17,7 +17,7 @@ export function formatRows(rows: readonly LedgerRow[], format: LedgerFormat): st
   }
 }
 
-/** RFC 4180: every column, CRLF line ends, a field quoted when it holds a comma, quote, CR or LF. */
+/** RFC 4180: every column, CRLF line ends, a field quoted when it holds a comma, quote, CR or LF; formula-safe. */
 export function formatCsv(rows: readonly LedgerRow[]): string {
   const lines = [LEDGER_COLUMNS.map(([, c]) => c).join(',')];
   for (const row of rows) lines.push(LEDGER_COLUMNS.map(([k]) => csvField(cellValue(row[k]))).join(','));
@@ -33,11 +33,18 @@ function joinList(list: readonly string[] | null): string | null {
   return list && list.length > 0 ? list.join('; ') : null;
 }
 
+/**
+ * Text starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`, so a spreadsheet shows it instead of
+ * running it as a formula (OWASP CSV injection): a cancel reason comes from any service that can signal.
+ * Numbers are written as they are: every ledger number is non-negative (normalizeRow), so none starts with `-`.
+ */
 function csvField(value: string | number | null): string {
   if (value === null) return '';
-  const s = typeof value === 'number' ? plainNumber(value) : value;
+  const s = typeof value === 'number' ? plainNumber(value) : FORMULA_START.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+const FORMULA_START = /^[=+\-@\t\r]/;
 
 /** Never exponent notation (`1e-7`), which spreadsheets and finance scripts misread. */
 function plainNumber(n: number): string {

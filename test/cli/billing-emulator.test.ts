@@ -110,6 +110,49 @@ describe('billing', () => {
   });
 });
 
+describe('billing: rows that must not mislead', () => {
+  const flagged = row({
+    batchId: 'b_flag',
+    status: 'cancelled',
+    cancelReason: '=HYPERLINK("http://x")',
+    discrepancies: ['request_counts missing', 'results: 9 succeeded lines, completed = 8'],
+  });
+  let path: string;
+  beforeAll(async () => {
+    path = join(mkdtempSync(join(tmpdir(), 'bk-cli-flag-')), 'ledger.sqlite');
+    const ledger = openSqliteLedger(path);
+    await ledger.record(flagged);
+    await ledger.record(row({ batchId: 'b_ok', finishedAt: '2026-01-10T10:00:00.000Z' }));
+    await ledger.close();
+  });
+
+  test('csv: a formula in a cancel reason is quoted as text; discrepancies are a column', async () => {
+    const run = await runCli(['billing', '--ledger', path, '--format', 'csv']);
+    expect(run.code).toBe(0);
+    const [header, first, second] = run.stdout.split('\r\n');
+    expect(header.endsWith(',discrepancies')).toBe(true);
+    expect(first).toMatch(/^b_flag,/);
+    expect(first).toContain(`,"'=HYPERLINK(""http://x"")",`);
+    expect(first).not.toMatch(/,=HYPERLINK/);
+    expect(first.endsWith(',"request_counts missing; results: 9 succeeded lines, completed = 8"')).toBe(true);
+    expect(second).toMatch(/^b_ok,.*,$/);
+  });
+
+  test('table: the flagged row says why, and the totals line counts it', async () => {
+    const run = await runCli(['billing', '--ledger', path]);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[1]).toMatch(/^b_flag .*request_counts missing; results: 9 succeeded lines, completed = 8$/);
+    expect(lines[lines.length - 1]).toMatch(/^2 batches .*1 flagged$/);
+  });
+
+  test('json: discrepancies as a list, the cancel reason unchanged', async () => {
+    const run = await runCli(['billing', '--ledger', path, '--json']);
+    const parsed = JSON.parse(run.stdout) as LedgerRow[];
+    expect(parsed[0]).toEqual(flagged);
+    expect(parsed[1].discrepancies).toBeNull();
+  });
+});
+
 describe('emulator', () => {
   test('passes port, profile and speed to the emulator runner', async () => {
     const calls: unknown[] = [];

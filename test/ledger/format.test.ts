@@ -94,6 +94,22 @@ describe('csv', () => {
     expect(records[1][records[1].length - 1]).toBe('');
   });
 
+  test('text that a spreadsheet would run as a formula is prefixed with a quote (OWASP CSV injection)', () => {
+    const starts = ['=HYPERLINK("http://x")', '+1+cmd', '-2+3', '@SUM(A1)', '\tx', '\rx'];
+    const rows = starts.map((reason, i) => row({ batchId: `b${i}`, cancelReason: reason }));
+    const [header, ...recs] = parseCsv(formatRows(rows, 'csv'));
+    const at = header.indexOf('cancel_reason');
+    expect(recs.map((r) => r[at])).toEqual(starts.map((r) => `'${r}`));
+    const csv = formatRows([rows[0]], 'csv');
+    // Normal quoting still applies on top: the value holds quotes.
+    expect(csv).toContain(`,"'=HYPERLINK(""http://x"")",`);
+    // Only the first character matters; numbers stay numbers.
+    const safe = parseCsv(formatRows([row({ cancelReason: 'a=b', estimatedCostUsd: 0.5 })], 'csv'))[1];
+    expect(safe[at]).toBe('a=b');
+    expect(safe[header.indexOf('estimated_cost_usd')]).toBe('0.5');
+    expect(safe[header.indexOf('total')]).toBe('10');
+  });
+
   test('an empty list is the header alone', () => {
     expect(parseCsv(formatRows([], 'csv'))).toEqual([LEDGER_COLUMNS.map(([, c]) => c)]);
   });
