@@ -6,7 +6,11 @@
 #   3. the search attributes registered by docker/temporal/setup-namespace.sh are those of
 #      workflows/search-attributes.ts (names and types);
 #   4. every image is pinned to a tag other than `latest`, and the worker has no container_name/host port
-#      (so `--scale worker=N` works).
+#      (so `--scale worker=N` works);
+#   5. every published port binds to 127.0.0.1 by default (a clean environment plus .env.example), and
+#      BATCHKEEPER_BIND_ADDRESS moves exactly the Temporal frontend and the Web UI, nothing else;
+#   6. .env.example names exactly the variables the compose file interpolates, each with an empty value, and
+#      docs/docker.md documents each; .env stays out of git and of the image build context.
 # Uses `docker-compose` (Debian package) or `docker compose`; installs the Debian package when neither is there and
 # it runs as root. Never prints variable values (the host's API keys may be interpolated into the config).
 # Usage: scripts/check-compose.sh [compose-file]     Exit 0 when all checks pass, 1 otherwise.
@@ -27,9 +31,11 @@ TEMPORAL_API_KEY Temporal Cloud only; must stay unset on the local stack (even a
 
 log() { echo "check-compose: $*"; }
 fail=0
+nproblems=0
 problem() {
   echo "check-compose: FAIL: $*" >&2
   fail=1
+  nproblems=$((nproblems + 1))
 }
 
 [ -f "$FILE" ] || {
@@ -182,6 +188,115 @@ while read -r image; do
 done < <(sed -nE 's/^    image: *//p' <<<"$CONFIG" | tr -d "'\"" | sort -u)
 grep -qE '^    container_name:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service has a container_name: it cannot scale"
 grep -qE '^    ports:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service publishes host ports: it cannot scale"
+
+# ---- 5. published ports: loopback unless BATCHKEEPER_BIND_ADDRESS says otherwise ----
+ENV_EXAMPLE=.env.example
+# Services BATCHKEEPER_BIND_ADDRESS publishes (docs/docker.md); every other port stays on loopback whatever it says.
+EXPOSABLE="temporal temporal-ui"
+
+# The normalized config of a clean environment (no host variables, .env.example instead of .env) plus "$@" as
+# variables: what a fresh checkout gets, whatever this shell or a local .env sets.
+clean_config() {
+  env -i PATH="$PATH" HOME="${HOME:-/tmp}" "$@" \
+    "${COMPOSE[@]}" --env-file "$ENV_EXAMPLE" -f "$FILE" --profile emulator config 2>/dev/null
+}
+# One line per published port: service host_ip published target. Reads both normalized forms: compose v1's short
+# strings (`- 127.0.0.1:8233:8080/tcp`) and compose v2's mappings (`host_ip:`, `published:`, `target:`). A port
+# without a host address is published on every interface and prints as 0.0.0.0.
+published_ports() {
+  awk '
+    function flush() {
+      if (have) print svc, (ip == "" ? "0.0.0.0" : ip), (pub == "" ? "random" : pub), tgt
+      have = 0; ip = ""; pub = ""; tgt = ""
+    }
+    function unquote(v) { gsub(/^[ "\047]+|[ "\047]+$/, "", v); return v }
+    function scalar(v,   n, parts) {
+      v = unquote(v); sub(/\/[a-z]+$/, "", v)
+      n = split(v, parts, ":")
+      tgt = parts[n]
+      if (n >= 2) pub = parts[n - 1]
+      if (n >= 3) { ip = v; sub(/:[^:]*:[^:]*$/, "", ip); gsub(/^\[|\]$/, "", ip) }
+    }
+    function field(line,   key, val) {
+      sub(/^ *(- )?/, "", line)
+      key = line; sub(/:.*/, "", key)
+      val = line; sub(/^[^:]*: */, "", val); val = unquote(val)
+      if (key == "host_ip") ip = val
+      else if (key == "published") pub = val
+      else if (key == "target") tgt = val
+    }
+    /^[^ ]/ { flush(); in_services = ($0 ~ /^services:/); inports = 0; next }
+    !in_services { next }
+    /^  [^ ]/ { flush(); svc = $1; sub(/:$/, "", svc); inports = 0; next }
+    /^    ports:/ { flush(); inports = 1; next }
+    inports && /^    [^ -]/ { flush(); inports = 0; next }
+    inports && /^ *- / {
+      flush(); have = 1
+      if ($0 ~ /^ *- [a-z_]+:( |$)/) field($0); else { rest = $0; sub(/^ *- /, "", rest); scalar(rest) }
+      next
+    }
+    inports && /^ +[a-z_]+:/ { field($0) }
+    END { flush() }
+  '
+}
+
+if [ ! -f "$ENV_EXAMPLE" ]; then
+  problem "$ENV_EXAMPLE is missing (it documents the variables of the stack; the port checks read it)"
+else
+  before=$nproblems
+  DEFAULT_PORTS="$(clean_config | published_ports)"
+  SENTINEL=192.0.2.10 # TEST-NET-1: shows that the variable, not some other default, moves a port
+  EXPOSED_PORTS="$(clean_config BATCHKEEPER_BIND_ADDRESS="$SENTINEL" | published_ports)"
+  if [ -z "$DEFAULT_PORTS" ]; then
+    problem "found no published ports in the normalized config (format changed?)"
+  fi
+  while read -r svc ip pub tgt; do
+    [ -n "$svc" ] || continue
+    [ "$ip" = 127.0.0.1 ] ||
+      problem "$svc publishes port $pub (-> $tgt) on $ip by default: bind it to \${BATCHKEEPER_BIND_ADDRESS:-127.0.0.1} (or 127.0.0.1)"
+  done <<<"$DEFAULT_PORTS"
+  while read -r svc ip pub tgt; do
+    [ -n "$svc" ] || continue
+    if [[ " $EXPOSABLE " == *" $svc "* ]]; then
+      [ "$ip" = "$SENTINEL" ] || problem "BATCHKEEPER_BIND_ADDRESS does not move $svc's port $pub (it stays on $ip)"
+    else
+      [ "$ip" = 127.0.0.1 ] || problem "BATCHKEEPER_BIND_ADDRESS moves $svc's port $pub to $ip: it must stay on loopback"
+    fi
+  done <<<"$EXPOSED_PORTS"
+  for svc in $EXPOSABLE; do
+    grep -q "^$svc " <<<"$DEFAULT_PORTS" || problem "$svc publishes no port (expected one bound to BATCHKEEPER_BIND_ADDRESS)"
+  done
+  [ "$nproblems" -eq "$before" ] &&
+    log "ok: $(wc -l <<<"$DEFAULT_PORTS" | tr -d ' ') published ports bind to 127.0.0.1 by default;" \
+      "BATCHKEEPER_BIND_ADDRESS moves only: $EXPOSABLE"
+fi
+
+# ---- 6. .env.example, the docs, and .env kept out of git and the image ----
+if [ -f "$ENV_EXAMPLE" ]; then
+  before=$nproblems
+  interpolated="$(grep -oE '\$\{[A-Za-z_][A-Za-z0-9_]*' "$FILE" | sed 's/^\${//' | sort -u)"
+  documented="$(sed -nE 's/^([A-Za-z_][A-Za-z0-9_]*)=.*/\1/p' "$ENV_EXAMPLE" | sort -u)"
+  [ "$interpolated" = "$documented" ] || {
+    problem "$ENV_EXAMPLE and $FILE differ in variables (< $FILE interpolates, > $ENV_EXAMPLE lists):"
+    diff <(echo "$interpolated") <(echo "$documented") | grep -E '^[<>]' >&2 || true
+  }
+  # Names only: a value is never printed.
+  with_value="$(sed -nE 's/^([A-Za-z_][A-Za-z0-9_]*)=.+/\1/p' "$ENV_EXAMPLE")"
+  [ -z "$with_value" ] || problem "$ENV_EXAMPLE must leave every value empty; set: $(tr '\n' ' ' <<<"$with_value")"
+  undocumented=()
+  while read -r var; do
+    [ -n "$var" ] || continue
+    grep -qF "\`$var\`" docs/docker.md || undocumented+=("$var")
+  done <<<"$interpolated"
+  [ "${#undocumented[@]}" -eq 0 ] || problem "docs/docker.md does not document: ${undocumented[*]}"
+  [ "$nproblems" -eq "$before" ] &&
+    log "ok: $ENV_EXAMPLE lists the $(wc -l <<<"$interpolated" | tr -d ' ') variables of $FILE, all empty and documented"
+fi
+grep -qxF .env .dockerignore || problem ".dockerignore does not exclude .env (it would enter the image build context)"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git check-ignore -q .env || problem ".gitignore does not ignore .env"
+  git check-ignore -q "$ENV_EXAMPLE" && problem ".gitignore ignores $ENV_EXAMPLE (it must be committed)"
+fi
 
 if [ "$fail" -ne 0 ]; then
   log "FAILED"
