@@ -10,6 +10,8 @@ const profileSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. MY_PROVIDER_API_KEY'),
   kind: z.enum(['openai', 'dashscope', 'generic']).default('generic'),
   timeoutMs: z.number().int().positive().optional(),
+  /** Allows a built-in's name or key variable with another baseURL (see `checkBuiltinReuse`). */
+  override: z.boolean().optional(),
 });
 const profilesSchema = z.array(profileSchema);
 
@@ -17,7 +19,8 @@ export class ConfigError extends Error {}
 
 /**
  * Provider profiles: the built-ins (openai, dashscope), then those from BATCHKEEPER_PROVIDERS (JSON) or the
- * file named by BATCHKEEPER_PROVIDERS_FILE; a configured profile with a built-in's name replaces it.
+ * file named by BATCHKEEPER_PROVIDERS_FILE; a configured profile with a built-in's name replaces it, but only
+ * at the built-in's baseURL unless it says `"override": true` (see `checkBuiltinReuse`).
  * Profiles carry the *name* of the key's env var: keys never enter config files, inputs or history.
  */
 export function loadProviderProfiles(env: NodeJS.ProcessEnv = process.env): ProviderProfile[] {
@@ -51,9 +54,48 @@ export function loadProviderProfiles(env: NodeJS.ProcessEnv = process.env): Prov
           '(expected [{"name":"my-provider","baseURL":"https://.../v1","apiKeyEnv":"MY_PROVIDER_API_KEY"}])',
       );
     }
-    for (const p of parsed.data) byName.set(p.name, p);
+    for (const { override, ...profile } of parsed.data) {
+      if (!override) checkBuiltinReuse(profile, label);
+      byName.set(profile.name, profile);
+    }
   }
   return [...byName.values()];
+}
+
+/**
+ * A profile that takes a built-in's name (`openai`) or its key variable (`OPENAI_API_KEY`) but points elsewhere
+ * would send a real provider key to that host: an emulator, a proxy, a typo. Refused unless the profile says
+ * `"override": true`; the same baseURL (a changed timeout, kind or key variable) is fine.
+ */
+function checkBuiltinReuse(profile: ProviderProfile, label: string): void {
+  for (const builtin of BUILTIN_PROFILES) {
+    const sameName = profile.name === builtin.name;
+    if (!sameName && profile.apiKeyEnv !== builtin.apiKeyEnv) continue;
+    if (sameBaseURL(profile.baseURL, builtin.baseURL)) continue;
+    const what = sameName
+      ? `reuses the built-in name '${builtin.name}'`
+      : `uses ${builtin.apiKeyEnv}, the key of the built-in '${builtin.name}',`;
+    throw new ConfigError(
+      `${label}: provider profile '${profile.name}' ${what} with baseURL ${displayURL(profile.baseURL)} ` +
+        `instead of ${builtin.baseURL}: ` +
+        (sameName ? 'rename it' : 'give it its own key variable') +
+        `, or add "override": true to that profile if ${builtin.apiKeyEnv} should really go there`,
+    );
+  }
+}
+
+/** Trailing slashes and the case of scheme and host do not make another endpoint. */
+function sameBaseURL(a: string, b: string): boolean {
+  const norm = (u: string) => new URL(u).href.replace(/\/+$/, '');
+  return norm(a) === norm(b);
+}
+
+/** A baseURL may carry credentials (`https://user:pass@host`); the error line must not. */
+function displayURL(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.href;
 }
 
 export interface ProfileKeyStatus {

@@ -1,0 +1,127 @@
+// Configured provider profiles must not quietly point a built-in's key at another host.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILTIN_PROFILES } from '../../activities/providers';
+import { ConfigError, loadProviderProfiles } from '../../src/config/providers';
+import { loadWorkerConfig } from '../../src/config/worker-config';
+
+const EMULATOR_URL = 'http://127.0.0.1:8787/v1';
+const providersEnv = (profiles: unknown[], extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  BATCHKEEPER_PROVIDERS: JSON.stringify(profiles),
+  ...extra,
+});
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+test.each(BUILTIN_PROFILES.map((b) => [b.name, b.apiKeyEnv]))(
+  "a profile named '%s' with another baseURL is refused with one line naming the fix",
+  (name, keyEnv) => {
+    const err = configError(() =>
+      loadProviderProfiles(providersEnv([{ name, baseURL: EMULATOR_URL, apiKeyEnv: keyEnv }])),
+    );
+    expect(err.message).not.toContain('\n');
+    expect(err.message).toContain('BATCHKEEPER_PROVIDERS');
+    expect(err.message).toContain(`'${name}'`);
+    expect(err.message).toContain(EMULATOR_URL);
+    expect(err.message).toContain('"override": true');
+    expect(err.message).toContain(keyEnv);
+  },
+);
+
+test('the worker configuration refuses it too (the worker exits 2 on a ConfigError)', () => {
+  expect(() =>
+    loadWorkerConfig(
+      providersEnv([{ name: 'openai', baseURL: EMULATOR_URL, apiKeyEnv: 'OPENAI_API_KEY' }], {
+        OPENAI_API_KEY: 'sk-real-key-never-sent',
+      }),
+    ),
+  ).toThrow(ConfigError);
+});
+
+test('a profiles file is held to the same rule, and the error names the file', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bk-profiles-')), 'providers.json');
+  writeFileSync(
+    file,
+    JSON.stringify([{ name: 'dashscope', baseURL: EMULATOR_URL, apiKeyEnv: 'DASHSCOPE_API_KEY' }]),
+  );
+  const err = configError(() => loadProviderProfiles({ BATCHKEEPER_PROVIDERS_FILE: file }));
+  expect(err.message).toContain(`file ${file}`);
+  expect(err.message).toContain("'dashscope'");
+});
+
+test("another name may use a built-in's key variable only at that built-in's baseURL", () => {
+  const err = configError(() =>
+    loadProviderProfiles(
+      providersEnv([{ name: 'local', baseURL: EMULATOR_URL, apiKeyEnv: 'OPENAI_API_KEY' }]),
+    ),
+  );
+  expect(err.message).toContain("'local'");
+  expect(err.message).toContain('OPENAI_API_KEY');
+  expect(err.message).toContain("'openai'");
+  const sameHost = loadProviderProfiles(
+    providersEnv([
+      { name: 'openai-team-b', baseURL: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+    ]),
+  );
+  expect(sameHost.map((p) => p.name)).toContain('openai-team-b');
+});
+
+test('"override": true is what lets the same profiles through, and it does not stay on the profile', () => {
+  const risky = [
+    { name: 'openai', baseURL: EMULATOR_URL, apiKeyEnv: 'OPENAI_API_KEY' },
+    { name: 'proxy', baseURL: 'https://llm-proxy.internal/v1', apiKeyEnv: 'DASHSCOPE_API_KEY' },
+  ];
+  for (const one of risky) expect(() => loadProviderProfiles(providersEnv([one]))).toThrow(ConfigError);
+  const profiles = loadProviderProfiles(providersEnv(risky.map((p) => ({ ...p, override: true }))));
+  expect(profiles.find((p) => p.name === 'openai')).toEqual({
+    name: 'openai',
+    baseURL: EMULATOR_URL,
+    apiKeyEnv: 'OPENAI_API_KEY',
+    kind: 'generic',
+  });
+  expect(profiles.find((p) => p.name === 'proxy')?.baseURL).toBe('https://llm-proxy.internal/v1');
+});
+
+test("the built-in's baseURL in another spelling is the same endpoint; another path is not", () => {
+  const profiles = loadProviderProfiles(
+    providersEnv([
+      {
+        name: 'openai',
+        baseURL: 'HTTPS://API.OpenAI.com:443/v1/',
+        apiKeyEnv: 'TEAM_OPENAI_KEY',
+        timeoutMs: 5000,
+      },
+    ]),
+  );
+  expect(profiles.find((p) => p.name === 'openai')).toMatchObject({
+    apiKeyEnv: 'TEAM_OPENAI_KEY',
+    timeoutMs: 5000,
+  });
+  expect(() =>
+    loadProviderProfiles(
+      providersEnv([{ name: 'openai', baseURL: 'https://api.openai.com/v2', apiKeyEnv: 'OPENAI_API_KEY' }]),
+    ),
+  ).toThrow(ConfigError);
+});
+
+test('credentials in a refused baseURL stay out of the error line', () => {
+  const err = configError(() =>
+    loadProviderProfiles(
+      providersEnv([
+        { name: 'openai', baseURL: 'https://alice:hunter22@proxy.example/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+      ]),
+    ),
+  );
+  expect(err.message).toContain('proxy.example/v1');
+  expect(err.message).not.toContain('hunter22');
+  expect(err.message).not.toContain('alice');
+});
