@@ -92,6 +92,8 @@ export interface CreateBatchInput {
   completionWindow?: string;
   /** User metadata; on DashScope `ds_name` / `ds_description` name the batch in its console (and ds_name filters list). */
   metadata?: Record<string, string>;
+  /** The submission's one model, when known (validation's `model`): part of the content key. */
+  model?: string | null;
   /** Unix seconds: batches created before this are not searched for the tag (e.g. workflow start - 1 h). */
   searchSince?: number;
   /** Bound on list pages read when looking for the tag. Default 20. */
@@ -105,6 +107,8 @@ export interface CreateBatchResult {
   /** True when an earlier attempt's upload was found (by file name) and used instead of uploading again. */
   reusedFile: boolean;
   inputFileId: string;
+  /** sha256 over the content and the create parameters: the batch's `batchkeeper_content` tag. */
+  contentKey?: string;
 }
 
 export interface DownloadResultsInput {

@@ -8,27 +8,33 @@ import type { Batch } from 'openai/resources/batches';
 import type { FileObject } from 'openai/resources/files';
 import { ErrorTypes } from '../../workflows/activity-types';
 import type { BatchSnapshot } from '../../workflows/messages';
-import { classifyProviderError } from '../errors';
+import { asApiError, classifyProviderError } from '../errors';
 import { UnknownBatchStatusError, toSnapshot } from '../normalize';
 import type { ProviderRegistry } from '../providers';
 import { SubmissionErrorTypes } from './failures';
+import { contentKeyOf } from './content-key';
 import { findOwnBatch, findOwnUpload, type SearchBounds } from './find';
+import { provesSameRequest } from './legacy';
 import { batchMetadata } from './metadata';
 import { multipartBody } from './multipart';
 import { abortSignal, beat } from './progress';
 import { safeName } from './staging';
 import type { CreateBatchInput, CreateBatchResult, SubmissionChunk } from './types';
 
-/** The upload's file name carries the workflow id, so a retry can find an upload whose answer was lost. */
-export function uploadName(workflowId: string, chunkIndex: number): string {
-  return `batchkeeper-${safeName(workflowId)}-chunk-${chunkIndex}.jsonl`;
+/**
+ * The upload's file name carries the workflow id and the content key, so a retry can find an upload whose
+ * answer was lost, and only one holding the same content (a corrected file of the same size is uploaded anew).
+ */
+export function uploadName(workflowId: string, chunkIndex: number, contentKey: string): string {
+  return `batchkeeper-${safeName(workflowId)}-chunk-${chunkIndex}-${contentKey}.jsonl`;
 }
 
 /**
- * Uploads a staging chunk (unless given a provider file) and creates the batch, idempotently: before
- * uploading and before creating it looks for what an earlier attempt of the same workflow did (a batch with
- * our tag; an upload with our file name) and adopts it, so a create whose response was lost never
- * produces a second paid batch.
+ * Uploads a staging chunk (unless given a provider file) and creates the batch, idempotently by content:
+ * before uploading and before creating it looks for what an earlier attempt of the same workflow did with
+ * the same content and create parameters (a batch tagged with our workflow id and content key; an upload
+ * whose name carries both) and adopts it, so a create whose response was lost never produces a second paid
+ * batch, and a reused submission name with other content never adopts the earlier batch or upload.
  */
 export async function createBatch(
   providers: ProviderRegistry,
@@ -44,51 +50,104 @@ export async function createBatch(
     );
   const bounds: SearchBounds = { since: input.searchSince, maxPages: input.maxListPages ?? 20 };
   const dsName = input.metadata?.ds_name;
+  const key = contentKeyOf(input);
+  const own = { workflowId: input.workflowId, contentKey: key };
 
   const found = await call(ctx('list batches'), () =>
-    findOwnBatch(client, profile.kind, input.workflowId, bounds, { dsName }),
+    findOwnBatch(client, profile.kind, own, bounds, { dsName }),
   );
-  if (found) return adopted(found, false, input);
+  if (found.match) return adopted(found.match, false, input, key);
+  for (const b of found.legacy) {
+    if (await call(ctx(`verify the input of batch ${b.id}`), () => provesSameRequest(client, b, input)))
+      return adopted(b, false, input, key);
+    log.info('a batch with our workflow tag but no content key is another request: not adopted', {
+      batchId: b.id,
+      provider: input.provider,
+    });
+  }
 
   let inputFileId = input.inputFileId;
   let reusedFile = false;
+  /** The input file is batchkeeper's (uploaded now or by an earlier attempt), not the user's. */
+  let ownUpload = false;
   if (!inputFileId) {
     const chunk = input.chunk as NonNullable<CreateBatchInput['chunk']>;
-    const name = uploadName(input.workflowId, chunk.index);
+    const name = uploadName(input.workflowId, chunk.index, key);
     const prior = await call(ctx('list files'), () => findOwnUpload(client, name, chunk.bytes, bounds));
-    if (prior) {
-      inputFileId = prior.id;
+    if (!prior.listed)
+      log.info('the provider has no file listing: uploading without looking for an earlier upload', {
+        provider: input.provider,
+      });
+    ownUpload = true;
+    if (prior.file) {
+      inputFileId = prior.file.id;
       reusedFile = true;
       // Where custom metadata may be hidden, a batch made from our own upload is the one to adopt.
       if (profile.kind === 'dashscope') {
         const byFile = await call(ctx('list batches'), () =>
-          findOwnBatch(client, profile.kind, input.workflowId, bounds, { ownUploadId: prior.id }),
+          findOwnBatch(client, profile.kind, own, bounds, { ownUploadId: prior.file?.id }),
         );
-        if (byFile) return adopted(byFile, true, input);
+        if (byFile.match) return adopted(byFile.match, true, input, key);
       }
     } else {
       inputFileId = await upload(client, chunk, name, ctx('upload file'));
     }
   }
 
-  const raw = await call(ctx('create batch'), () =>
-    client.batches.create(
+  let raw: Batch;
+  try {
+    raw = await client.batches.create(
       {
         input_file_id: inputFileId,
         endpoint: input.endpoint as OpenAI.Batches.BatchCreateParams['endpoint'],
         completion_window: (input.completionWindow ?? '24h') as '24h',
-        metadata: batchMetadata(input.metadata, input.workflowId, input.chunk?.index),
+        metadata: batchMetadata(input.metadata, input.workflowId, input.chunk?.index, key),
       },
       { signal: abortSignal() },
-    ),
-  );
+    );
+  } catch (err) {
+    const failure = classifyProviderError(err, ctx('create batch'));
+    const status = asApiError(err)?.status ?? 0;
+    // Refused for good: no batch will ever use our upload, so it goes (a retryable failure keeps it: the
+    // next attempt reuses it). A file the user gave is theirs and stays.
+    if (ownUpload && failure.nonRetryable && status >= 400 && status < 500)
+      await deleteOrphan(client, inputFileId, input.provider);
+    throw failure;
+  }
   log.info('batch created', { batchId: raw.id, provider: input.provider, inputFileId, reusedFile });
-  return { snapshot: snapshot(raw, input.provider), adopted: false, reusedFile, inputFileId };
+  return {
+    snapshot: snapshot(raw, input.provider),
+    adopted: false,
+    reusedFile,
+    inputFileId,
+    contentKey: key,
+  };
 }
 
-function adopted(b: Batch, reusedFile: boolean, input: CreateBatchInput): CreateBatchResult {
+function adopted(b: Batch, reusedFile: boolean, input: CreateBatchInput, key: string): CreateBatchResult {
   log.info('adopted the batch an earlier attempt created', { batchId: b.id, provider: input.provider });
-  return { snapshot: snapshot(b, input.provider), adopted: true, reusedFile, inputFileId: b.input_file_id };
+  return {
+    snapshot: snapshot(b, input.provider),
+    adopted: true,
+    reusedFile,
+    inputFileId: b.input_file_id,
+    contentKey: key,
+  };
+}
+
+/** Best effort: the create's own failure is what the caller must see, whatever the delete answers. */
+async function deleteOrphan(client: OpenAI, fileId: string, provider: string): Promise<void> {
+  try {
+    await client.files.delete(fileId);
+    log.info('deleted our upload after the provider refused the create', { fileId, provider });
+  } catch (err) {
+    if (asApiError(err)?.status === 404) return;
+    log.warn('could not delete our upload after the provider refused the create', {
+      fileId,
+      provider,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
 /** Streams the chunk to the provider, hashing on the way: a staging file changed since validation is refused. */

@@ -113,4 +113,6 @@ function isCount(v: unknown): v is number {
 /** Metadata keys batchkeeper adds to every batch it creates. */
 export const TAG_WORKFLOW_ID = 'batchkeeper_workflow_id';
 export const TAG_CHUNK = 'batchkeeper_chunk';
-export const RESERVED_TAGS = [TAG_WORKFLOW_ID, TAG_CHUNK];
+/** The content key (content-key.ts): a batch is adopted only when this and the workflow tag both match. */
+export const TAG_CONTENT = 'batchkeeper_content';
+export const RESERVED_TAGS = [TAG_WORKFLOW_ID, TAG_CHUNK, TAG_CONTENT];

@@ -1,16 +1,32 @@
 import type { ProblemList } from './failures';
-import { RESERVED_TAGS, TAG_CHUNK, TAG_WORKFLOW_ID, type ProviderLimits } from './limits';
+import { RESERVED_TAGS, TAG_CHUNK, TAG_CONTENT, TAG_WORKFLOW_ID, type ProviderLimits } from './limits';
 
 /** The metadata sent with a batch: the user's, plus the tags that let a retried create find its batch. */
 export function batchMetadata(
   user: Record<string, string> | undefined,
   workflowId: string,
   chunkIndex: number | undefined,
+  contentKey: string,
 ): Record<string, string> {
   const m: Record<string, string> = { ...(user ?? {}) };
   m[TAG_WORKFLOW_ID] = workflowId;
   if (chunkIndex !== undefined) m[TAG_CHUNK] = String(chunkIndex);
+  m[TAG_CONTENT] = contentKey;
   return m;
+}
+
+/** A batch's metadata without our tags: what the user sent. */
+export function userMetadata(m: Record<string, unknown> | null | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => !RESERVED_TAGS.includes(k)));
+}
+
+export function sameMetadata(
+  a: Record<string, unknown> | null | undefined,
+  b: Record<string, unknown> | null | undefined,
+): boolean {
+  const ea = Object.entries(a ?? {});
+  const eb = b ?? {};
+  return ea.length === Object.keys(eb).length && ea.every(([k, v]) => eb[k] === v);
 }
 
 /** Checks user metadata as it will be sent (our tags included) against the profile's limits. */

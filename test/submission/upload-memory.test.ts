@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { ProviderRegistry } from '../../activities/providers';
 import { createBatch, uploadName } from '../../activities/submission/create';
+import { contentKeyOf } from '../../activities/submission/content-key';
 import { multipartBody } from '../../activities/submission/multipart';
 import type { CreateBatchInput, CreateBatchResult } from '../../activities/submission/types';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
@@ -167,7 +168,11 @@ test('a multi-MB chunk arrives byte for byte, in one request with Content-Length
   expect(sent[0].init?.body).toBeInstanceOf(ReadableStream);
 
   const f = await client(emu).files.retrieve(res.inputFileId);
-  expect(f).toMatchObject({ bytes: chunk.bytes, filename: uploadName('wf-bytes', 0), purpose: 'batch' });
+  expect(f).toMatchObject({
+    bytes: chunk.bytes,
+    filename: uploadName('wf-bytes', 0, contentKeyOf(input('wf-bytes'))),
+    purpose: 'batch',
+  });
   const content = await client(emu).files.content(res.inputFileId);
   const hash = createHash('sha256');
   let n = 0;
@@ -185,12 +190,12 @@ test('the connection cut mid-body is a retryable ProviderUnreachable; the retry 
   const err = await failure(run(input('wf-cut')));
   expect(err.type).toBe('ProviderUnreachable');
   expect(err.nonRetryable).toBe(false);
-  expect(await uploadsNamed(uploadName('wf-cut', 0))).toHaveLength(0);
+  expect(await uploadsNamed(uploadName('wf-cut', 0, contentKeyOf(input('wf-cut'))))).toHaveLength(0);
 
   proxy.setMode({ kind: 'pass' });
   const retry = await run(input('wf-cut'));
   expect(retry).toMatchObject({ adopted: false, reusedFile: false });
-  const files = await uploadsNamed(uploadName('wf-cut', 0));
+  const files = await uploadsNamed(uploadName('wf-cut', 0, contentKeyOf(input('wf-cut'))));
   expect(files.map((f) => [f.id, f.bytes])).toEqual([[retry.inputFileId, chunk.bytes]]);
 });
 
