@@ -1,13 +1,20 @@
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
+import { resolveOutcomeModel } from './outcome-model';
 import type { ProviderRegistry } from './providers';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STAGING_DIR, createSubmissionActivities } from './submission';
 
 export interface OutcomeSink {
-  /** Must be idempotent by batch id: Temporal may run an activity more than once. */
+  /**
+   * Must be idempotent by batch id: Temporal may run an activity more than once. `input.model` is the resolved
+   * model (batch object, else submission, else the input file's first request), null when none named one.
+   */
   record(input: RecordOutcomeInput): Promise<void>;
 }
+
+/** Attempts that wait out a provider failing transiently on the input file before the bill goes without a model. */
+const MODEL_LOOKUP_ATTEMPTS = 3;
 
 export interface ActivityDeps {
   providers: ProviderRegistry;
@@ -28,8 +35,18 @@ export function createActivities(deps: ActivityDeps): BatchActivities {
     retrieveBatch: (ref: BatchRef) => retrieveBatch(deps.providers, ref),
     cancelBatch: (ref: BatchRef) => cancelBatch(deps.providers, ref),
     recordOutcome: async (input: RecordOutcomeInput) => {
-      await deps.outcomes.record(input);
       const { outcome } = input;
+      const resolved = await resolveOutcomeModel(deps.providers, input);
+      // Before recording: a later attempt writes the row once, with the model if the provider recovers.
+      if (resolved.retryable && activityInfo().attempt < MODEL_LOOKUP_ATTEMPTS) throw resolved.retryable;
+      if (resolved.problem) {
+        log.warn('batch model unknown: recorded without a cost estimate', {
+          batchId: outcome.batchId,
+          provider: outcome.provider,
+          problem: resolved.problem,
+        });
+      }
+      await deps.outcomes.record({ ...input, model: resolved.model });
       log.info('batch outcome recorded', {
         batchId: outcome.batchId,
         provider: outcome.provider,
@@ -37,6 +54,8 @@ export function createActivities(deps: ActivityDeps): BatchActivities {
         billed: outcome.billing.billed,
         failed: outcome.billing.failed,
         notRun: outcome.billing.notRun,
+        model: resolved.model,
+        modelSource: resolved.source,
       });
     },
   };

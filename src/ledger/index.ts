@@ -49,6 +49,7 @@ export const DEFAULT_BATCH_DISCOUNT = 0.5;
 
 export interface RowExtras {
   workflowId: string;
+  /** The model when the batch object names none (`snapshot.model` wins): the submission's or the input file's. */
   model?: string | null;
   priceTable?: PriceTable;
   /** When the row is written; defaults to now (the only impure input, so tests pass it). */
@@ -66,7 +67,7 @@ const TERMINAL_TIME: Record<TerminalStatus, keyof BatchTimestamps> = {
 export function rowFromOutcome(outcome: BatchOutcome, extras: RowExtras): LedgerRow {
   const { billing, snapshot, cancel } = outcome;
   const tokens = billing.tokens;
-  const model = extras.model ?? null;
+  const model = named(snapshot.model) ?? named(extras.model);
   const recordedAt = extras.recordedAt ?? new Date();
   return {
     batchId: outcome.batchId,
@@ -92,6 +93,10 @@ export function rowFromOutcome(outcome: BatchOutcome, extras: RowExtras): Ledger
     workflowId: extras.workflowId,
     discrepancies: billing.discrepancies?.length ? [...billing.discrepancies] : null,
   };
+}
+
+function named(v: string | null | undefined): string | null {
+  return typeof v === 'string' && v.trim() !== '' ? v : null;
 }
 
 /** The status's own timestamp; when a provider left it unset, the latest terminal timestamp it did set. */

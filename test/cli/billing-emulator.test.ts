@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { openSqliteLedger } from '../../src/ledger';
 import type { LedgerRow } from '../../src/ledger';
 import { row } from '../ledger/fixtures';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { ledgerSink } from '../../activities/ledger-sink';
+import { ProviderRegistry } from '../../activities/providers';
+import type { EmulatorHandle } from '../../src/emulator';
+import { KEY, chatLine, client, jsonl, startManual, upload } from '../emulator/helpers';
 import { expectOneLineError, runCli } from './run-cli';
 
 let ledgerPath: string;
@@ -150,6 +157,95 @@ describe('billing: rows that must not mislead', () => {
     const parsed = JSON.parse(run.stdout) as LedgerRow[];
     expect(parsed[0]).toEqual(flagged);
     expect(parsed[1].discrepancies).toBeNull();
+  });
+});
+
+describe('billing: a priced DashScope batch on the emulator', () => {
+  let emu: EmulatorHandle;
+  afterAll(async () => emu?.close());
+
+  test('no model on the batch object, no usage: cost from the output lines at the batch price, model from the input file', async () => {
+    emu = await startManual({ profile: 'dashscope' });
+    const c = client(emu, emu.compatibleUrl);
+    const lines = Array.from({ length: 5 }, (_, i) =>
+      chatLine(`req-${i}`, `question ${i} `.repeat(i + 1), 'qwen-plus'),
+    );
+    const batch = await c.batches.create({
+      input_file_id: await upload(c, lines),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    await emu.advance(3600);
+
+    const dir = mkdtempSync(join(tmpdir(), 'bk-cli-priced-'));
+    const path = join(dir, 'ledger.sqlite');
+    const ledger = openSqliteLedger(path);
+    const acts = createActivities({
+      providers: new ProviderRegistry(
+        [{ name: 'ds', baseURL: emu.compatibleUrl, apiKeyEnv: 'DS_KEY', kind: 'dashscope' }],
+        { DS_KEY: KEY },
+      ),
+      outcomes: ledgerSink(ledger, { 'qwen-plus': { inputPerMTok: 0.4, outputPerMTok: 1.2 } }),
+      resultsDir: join(dir, 'results'),
+    });
+    const mock = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    const env = {
+      run: <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
+        mock.run(fn, ...args),
+    };
+    try {
+      const snap = await env.run(acts.retrieveBatch, { provider: 'ds', batchId: batch.id });
+      expect(snap.status).toBe('completed');
+      expect(snap.usage).toBeNull();
+      const results = await env.run(acts.downloadResults, {
+        provider: 'ds',
+        batchId: batch.id,
+        outputFileId: snap.outputFileId,
+        errorFileId: snap.errorFileId,
+      });
+      const { total, completed, failed } = snap.requestCounts;
+      // The emulator names the model on DashScope batches too; DashScope itself does not.
+      const snapshot = { ...snap, model: undefined };
+      await env.run(acts.recordOutcome, {
+        workflowId: `batch-${batch.id}`,
+        outcome: {
+          batchId: batch.id,
+          provider: 'ds',
+          status: 'completed',
+          billing: { total, completed, billed: completed, failed, notRun: 0, tokens: results.tokens },
+          errors: [],
+          cancel: null,
+          snapshot,
+          providerCalls: 1,
+          runs: 1,
+          results: null,
+          resultsError: null,
+        },
+      });
+    } finally {
+      await ledger.close();
+    }
+
+    // The expected cost from the output file itself, not from our summary.
+    let inTok = 0;
+    let outTok = 0;
+    for (const l of await jsonl(c, (await c.batches.retrieve(batch.id)).output_file_id as string)) {
+      inTok += l.response?.body.usage.prompt_tokens as number;
+      outTok += l.response?.body.usage.completion_tokens as number;
+    }
+    expect(inTok).toBeGreaterThan(0);
+    const expected = Math.round((inTok * 0.4 + outTok * 1.2) * 0.5) / 1e6;
+    expect(expected).toBeGreaterThan(0);
+
+    const run = await runCli(['billing', '--ledger', path, '--format', 'csv']);
+    expect(run.code).toBe(0);
+    const [header, record] = run.stdout.split('\r\n').map((l) => l.split(','));
+    const cell = (name: string) => record[header.indexOf(name)];
+    expect(cell('batch_id')).toBe(batch.id);
+    expect(cell('model')).toBe('qwen-plus');
+    expect(cell('input_tokens')).toBe(String(inTok));
+    expect(cell('output_tokens')).toBe(String(outTok));
+    expect(Number(cell('estimated_cost_usd'))).toBe(expected);
   });
 });
 

@@ -115,11 +115,9 @@ describe('csv', () => {
   });
 });
 
-test('json parses back to the rows, discrepancies as a list', () => {
-  const flagged = row({ batchId: 'b_flag', discrepancies: ['counts missing'] });
-  const out = formatRows([plain, tricky, flagged], 'json');
-  expect(JSON.parse(out) as LedgerRow[]).toEqual([plain, tricky, flagged]);
-  expect((JSON.parse(out) as LedgerRow[])[2].discrepancies).toEqual(['counts missing']);
+test('json parses back to the rows', () => {
+  const out = formatRows([plain, tricky], 'json');
+  expect(JSON.parse(out) as LedgerRow[]).toEqual([plain, tricky]);
   expect(out.endsWith('\n')).toBe(true);
 });
 
