@@ -94,10 +94,13 @@ const TIME_FIELDS = ['cancelRequestedAt', 'createdAt', 'finishedAt'] as const;
  */
 export function normalizeRow(row: LedgerRow): LedgerRow {
   const out: LedgerRow = { ...row };
-  for (const key of ['batchId', 'provider', 'endpoint', 'workflowId'] as const) {
+  for (const key of ['batchId', 'provider', 'workflowId'] as const) {
     if (typeof row[key] !== 'string' || row[key] === '')
       throw new TypeError(`ledger row: ${key} is required`);
   }
+  // A provider may omit the endpoint; the bill must still be recorded (an empty endpoint is "unknown").
+  if (typeof row.endpoint !== 'string')
+    throw new TypeError(`ledger row ${row.batchId}: endpoint must be a string`);
   if (!(TERMINAL_STATUSES as readonly string[]).includes(row.status)) {
     throw new TypeError(`ledger row ${row.batchId}: status ${String(row.status)} is not terminal`);
   }

@@ -122,6 +122,14 @@ export function describeLedgerBehaviour(makeStore: () => Promise<StoreFactory>):
     expect(await ledger.list()).toEqual([other]);
   });
 
+  test('a row without an endpoint (a provider that omits it) is recorded and does not erase a known one', async () => {
+    expect(await ledger.record(row({ batchId: 'b_noend', endpoint: '' }))).toEqual({ inserted: true });
+    expect((await ledger.get('b_noend'))?.endpoint).toBe('');
+    await ledger.record(row());
+    await ledger.record(row({ endpoint: '', recordedAt: '2026-01-10T09:10:00.000Z' }));
+    expect((await ledger.get('batch_1'))?.endpoint).toBe('/v1/chat/completions');
+  });
+
   test('get returns null for an unknown batch', async () => {
     await ledger.record(row());
     expect(await ledger.get('batch_missing')).toBeNull();
