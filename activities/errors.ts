@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { APIConnectionError, APIError } from 'openai';
 import { ErrorTypes } from '../workflows/activity-types';
+import { redactSecrets } from './redact';
 
 /** Fallback wait for a 429 without a usable Retry-After header. */
 const DEFAULT_RATE_LIMIT_DELAY_MS = 30_000;
@@ -16,21 +17,23 @@ export interface CallContext {
 
 /**
  * Turns whatever the `openai` client threw into an ApplicationFailure whose type and retryability
- * the workflow's retry policy acts on. Messages name the provider and operation, never the key.
+ * the workflow's retry policy acts on. Messages name the provider and operation, never the key: what the
+ * provider or the network said passes through `redactSecrets` first.
  */
 export function classifyProviderError(err: unknown, ctx: CallContext): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const what = `${ctx.operation}${ctx.batchId ? ` ${ctx.batchId}` : ''} on provider '${ctx.provider}'`;
+  const profileKey = ctx.apiKeyEnv ? [process.env[ctx.apiKeyEnv]] : [];
   if (err instanceof APIConnectionError) {
     return ApplicationFailure.retryable(
-      `${what} could not reach the provider: ${err.message}`,
+      `${what} could not reach the provider: ${redactSecrets(err.message, profileKey)}`,
       ErrorTypes.network,
     );
   }
   const apiError = asApiError(err);
   if (apiError && typeof apiError.status === 'number') {
     const status = apiError.status;
-    const detail = providerMessage(apiError);
+    const detail = providerMessage(apiError, profileKey);
     if (status === 401 || status === 403) {
       const keyHint = ctx.apiKeyEnv ? ` Check the key in ${ctx.apiKeyEnv} on the worker.` : '';
       return ApplicationFailure.nonRetryable(
@@ -80,7 +83,10 @@ export function classifyProviderError(err: unknown, ctx: CallContext): Applicati
     );
   }
   const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.retryable(`${what} failed: ${message}`, ErrorTypes.network);
+  return ApplicationFailure.retryable(
+    `${what} failed: ${redactSecrets(message, profileKey)}`,
+    ErrorTypes.network,
+  );
 }
 
 /** `instanceof` narrows to APIError<any, ...>; pin the SDK's declared defaults instead. */
@@ -88,11 +94,12 @@ export function asApiError(err: unknown): APIError | null {
   return err instanceof APIError ? (err as APIError) : null;
 }
 
-function providerMessage(err: APIError): string {
+/** The provider's own message, on one line and with anything key-shaped redacted. */
+function providerMessage(err: APIError, secrets: readonly (string | undefined)[] = []): string {
   const body: unknown = err.error;
   const fromBody = body && typeof body === 'object' ? (body as Record<string, unknown>).message : undefined;
   const message = typeof fromBody === 'string' ? fromBody : err.message;
-  return message.replace(/\s+/g, ' ').trim() || 'no message';
+  return redactSecrets(message.replace(/\s+/g, ' ').trim(), secrets) || 'no message';
 }
 
 /** Retry-After as seconds or an HTTP date; `retry-after-ms` (sent by OpenAI) wins when present. */

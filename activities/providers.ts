@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorTypes } from '../workflows/activity-types';
+import { rememberSecret } from './redact';
 
 export type ProviderKind = 'openai' | 'dashscope' | 'generic';
 
@@ -31,7 +32,10 @@ export type ClientFactory = (profile: ProviderProfile, apiKey: string) => OpenAI
 const defaultClientFactory: ClientFactory = (p, apiKey) =>
   new OpenAI({ apiKey, baseURL: p.baseURL, maxRetries: 0, timeout: p.timeoutMs ?? 30_000 });
 
-/** Resolves profile names to `openai` clients; clients are cached per profile. */
+/**
+ * Resolves profile names to `openai` clients; clients are cached per profile. The keys it reads are
+ * remembered for redaction, so a provider that echoes one cannot put it into a failure message.
+ */
 export class ProviderRegistry {
   private readonly profiles = new Map<string, ProviderProfile>();
   private readonly clients = new Map<string, OpenAI>();
@@ -41,7 +45,10 @@ export class ProviderRegistry {
     private readonly env: NodeJS.ProcessEnv = process.env,
     private readonly createClient: ClientFactory = defaultClientFactory,
   ) {
-    for (const p of profiles) this.profiles.set(p.name, p);
+    for (const p of profiles) {
+      this.profiles.set(p.name, p);
+      rememberSecret(env[p.apiKeyEnv]);
+    }
   }
 
   names(): string[] {
@@ -71,6 +78,8 @@ export class ProviderRegistry {
         ErrorTypes.missingApiKey,
       );
     }
+    // The environment may have changed since construction.
+    rememberSecret(apiKey);
     const client = this.createClient(p, apiKey);
     this.clients.set(name, client);
     return client;
