@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import { createActivities } from '../../activities';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
-import { submitBatch } from '../../workflows';
+import { submitBatch, type batchLifecycle } from '../../workflows';
 import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
@@ -239,6 +239,58 @@ test('a create that reached the provider but never returned is adopted on retry:
   expect(outcome.batches[0].adopted).toBe(true);
   expect(emu.calls().filter((c) => c.method === 'POST' && c.route === 'batches.create')).toHaveLength(1);
   expect(await batchesTagged(submitWorkflowId('crash'))).toHaveLength(1);
+});
+
+test('a name reused after a terminated run, with corrected content of the same size: a new batch runs it; the earlier batch stays with its own workflow', async () => {
+  const original = Array.from({ length: 300 }, (_, i) => line(i));
+  const corrected = original.map((l, i) =>
+    i === 7 ? { ...l, body: { ...l.body, messages: [{ role: 'user', content: 'question X' }] } } : l,
+  );
+  const first = jsonl('reused-a.jsonl', original);
+  const second = jsonl('reused-b.jsonl', corrected);
+  expect(readFileSync(second).length).toBe(readFileSync(first).length);
+  const start = (taskQueue: string, path: string) =>
+    env.client.workflow.start(submitBatch, {
+      taskQueue,
+      workflowId: submitWorkflowId('reused'),
+      // As the CLI starts submissions: a name is reused only after a run that did not complete.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      args: [
+        {
+          provider: 'emu',
+          submission: { source: { path }, endpoint: '/v1/chat/completions' },
+          pollPolicy: fast,
+        },
+      ],
+    });
+  const { oldBatchId, oldOutcome, outcome } = await withWorker(env, activities, async (taskQueue) => {
+    const run1 = await start(taskQueue, first);
+    const [oldChild] = await waitForRunningBatches(run1, 1);
+    await run1.terminate('wrong file');
+    const run2 = await start(taskQueue, second);
+    return {
+      oldBatchId: oldChild.replace(/^batch-/, ''),
+      outcome: await run2.result(),
+      // The earlier batch is followed to its end and billed by its own workflow, whatever run 2 does.
+      oldOutcome: await env.client.workflow.getHandle<typeof batchLifecycle>(oldChild).result(),
+    };
+  });
+  expect(outcome.status).toBe('completed');
+  expect(outcome.batches).toHaveLength(1);
+  const [batch] = outcome.batches;
+  expect(batch.adopted).toBe(false);
+  expect(batch.batchId).not.toBe(oldBatchId);
+  expect(outcome.billing).toMatchObject({ total: 300, billed: 300 });
+  // The corrected request ran, not the earlier one.
+  const output = readFileSync(join(batch.outcome?.results?.dir ?? '', 'output.jsonl'), 'utf8');
+  const q7 = output
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { custom_id: string; response: { body: unknown } })
+    .find((l) => l.custom_id === 'q-7');
+  expect(JSON.stringify(q7?.response.body)).toContain('question X');
+  expect(oldOutcome.batchId).toBe(oldBatchId);
+  expect(oldOutcome.billing.total).toBe(300);
 });
 
 test('resubmission of failed lines: a second round with only those, totals kept apart', async () => {
