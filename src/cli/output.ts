@@ -9,6 +9,7 @@ import {
   TemporalConnectError,
   WaitTimeoutError,
 } from '../client';
+import { failureChain } from '../client/errors';
 import { EXIT, type ExitCode } from './exit-codes';
 
 export interface CliIo {
@@ -74,7 +75,8 @@ export function errorLine(err: unknown, context: { address?: string; namespace?:
       `cannot reach Temporal at ${context.address ?? 'the configured address'}` +
       ' — start it with `batchkeeper dev` or set TEMPORAL_ADDRESS';
   } else if (err instanceof Error) {
-    message = err.message;
+    // A failed workflow's own message is only "Workflow execution failed": the reason is down its causes.
+    message = failureChain(err).join(': ');
   } else {
     message = String(err);
   }

@@ -1,3 +1,6 @@
+import { inspect } from 'node:util';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ActivityFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/common';
 import type { BatchStatusView, BillingTotals } from '../../workflows/messages';
 
 /** No workflow tracks this batch (never tracked, or its history was already deleted by retention). */
@@ -80,4 +83,52 @@ export class TemporalConnectError extends Error {
 /** Connection settings that cannot work as given (missing config file, unknown profile). */
 export class ClientConfigError extends Error {
   override readonly name = 'ClientConfigError';
+}
+
+/**
+ * An error's messages from the outside in, each once, with the activity type where an activity failed:
+ * `['Workflow execution failed', "createBatch: create batch on provider 'x': not found (404) ..."]`. Temporal
+ * wraps the message that explains a failure (usually an activity's ApplicationFailure) in WorkflowFailedError
+ * and ActivityFailure, whose own messages say little. Causes are followed through Temporal's failures and the
+ * errors of this library that wrap one, never through others: a connection error's cause is transport detail
+ * that may carry credentials.
+ */
+export function failureChain(err: unknown): string[] {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  let activityType: string | undefined;
+  for (let e: unknown = err; e !== undefined && e !== null && !seen.has(e); e = causeOf(e)) {
+    seen.add(e);
+    let text: string;
+    if (e instanceof ActivityFailure) {
+      activityType = e.activityType || undefined;
+      // "Activity task failed" adds nothing when the cause says what failed.
+      if (e.cause) continue;
+      text = e.message;
+    } else if (e instanceof ChildWorkflowFailure) {
+      text = `child workflow ${e.execution.workflowId} (${e.workflowType}) failed`;
+    } else if (e instanceof WorkflowFailedError && parts.length > 0) {
+      // An outer error of this library already says how the workflow ended.
+      continue;
+    } else {
+      text = e instanceof Error ? e.message : inspect(e);
+    }
+    text = text.trim();
+    if (!text) continue;
+    if (activityType) {
+      if (!text.includes(activityType)) text = `${activityType}: ${text}`;
+      activityType = undefined;
+    }
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts;
+}
+
+function causeOf(e: unknown): unknown {
+  const wraps =
+    e instanceof TemporalFailure ||
+    e instanceof WorkflowFailedError ||
+    e instanceof WorkflowUpdateFailedError ||
+    e instanceof BatchWorkflowEndedError;
+  return wraps ? (e as { cause?: unknown }).cause : undefined;
 }
