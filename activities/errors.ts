@@ -37,14 +37,14 @@ export function classifyProviderError(err: unknown, ctx: CallContext): Applicati
     if (status === 401 || status === 403) {
       const keyHint = ctx.apiKeyEnv ? ` Check the key in ${ctx.apiKeyEnv} on the worker.` : '';
       return ApplicationFailure.nonRetryable(
-        `${what} was refused (${status}): ${detail}.${keyHint}`,
+        `${what} was refused (${status}): ${sentence(detail)}${keyHint}`,
         ErrorTypes.auth,
         { status },
       );
     }
     if (status === 404) {
       return ApplicationFailure.nonRetryable(
-        `${what}: not found (404): ${detail}. Check the batch id and that it belongs to this provider account.`,
+        `${what}: not found (404): ${sentence(detail)} Check the batch id and that it belongs to this provider account.`,
         ErrorTypes.notFound,
         { status },
       );
@@ -100,6 +100,11 @@ function providerMessage(err: APIError, secrets: readonly (string | undefined)[]
   const fromBody = body && typeof body === 'object' ? (body as Record<string, unknown>).message : undefined;
   const message = typeof fromBody === 'string' ? fromBody : err.message;
   return redactSecrets(message.replace(/\s+/g, ' ').trim(), secrets) || 'no message';
+}
+
+/** Ends the provider's message with one full stop, whether it brought its own or not. */
+function sentence(message: string): string {
+  return `${message.replace(/[.\s]+$/, '')}.`;
 }
 
 /** Retry-After as seconds or an HTTP date; `retry-after-ms` (sent by OpenAI) wins when present. */

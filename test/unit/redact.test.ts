@@ -27,6 +27,8 @@ test("OpenAI's 401 with a masked key: the failure keeps the provider's words and
   expect(failure.message).toContain('Incorrect API key provided: [redacted].');
   expect(failure.message).toContain('https://platform.openai.com/account/api-keys');
   expect(failure.message).toContain('Check the key in OPENAI_API_KEY on the worker.');
+  // The provider's own full stop is not doubled.
+  expect(failure.message).toContain('api-keys. Check the key');
   expect(failure.message).toContain('batch_abc123');
 });
 
