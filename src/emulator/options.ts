@@ -1,6 +1,7 @@
 import type { LoggerOptions } from 'pino';
 import type { FaultConfig } from './faults';
 import { PROFILES } from './profiles';
+import { KEY_ECHOES, type KeyEcho } from './unauthorized';
 import type { ProfileName, Timing } from './types';
 
 export interface EmulatorOptions {
@@ -12,6 +13,8 @@ export interface EmulatorOptions {
   profile?: ProfileName;
   /** Bearer key accepted on the API routes. Default 'sk-emulator'. */
   apiKey?: string;
+  /** How the 401 for a wrong key quotes it: 'none' (default), 'masked' (like OpenAI) or 'full'. */
+  keyEcho?: KeyEcho;
   /** Real-time factor of the real clock (10 = ten emulated seconds per wall second). Default 1. */
   speed?: number;
   /** 'manual' only moves through advance(); default 'real'. */
@@ -56,6 +59,7 @@ export interface ResolvedOptions {
   host: string;
   profile: ProfileName;
   apiKey: string;
+  keyEcho: KeyEcho;
   speed: number;
   clock: 'real' | 'manual';
   startTime: number | undefined;
@@ -93,6 +97,7 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     host: o.host ?? '127.0.0.1',
     profile,
     apiKey: o.apiKey ?? 'sk-emulator',
+    keyEcho: resolveKeyEcho(o.keyEcho),
     speed: o.speed ?? 1,
     clock: o.clock ?? 'real',
     startTime: o.startTime,
@@ -117,4 +122,9 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
 function resolveFileListing(v: EmulatorOptions['fileListing']): ResolvedOptions['fileListing'] {
   if (v === undefined || v === true || v === 404 || v === 405 || v === 501) return v ?? true;
   throw new RangeError(`fileListing must be true, 404, 405 or 501, got ${JSON.stringify(v)}`);
+}
+
+function resolveKeyEcho(v: EmulatorOptions['keyEcho']): KeyEcho {
+  if (v === undefined || KEY_ECHOES.includes(v)) return v ?? 'none';
+  throw new RangeError(`keyEcho must be one of ${KEY_ECHOES.join(', ')}, got ${JSON.stringify(v)}`);
 }

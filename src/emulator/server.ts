@@ -2,11 +2,12 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerAdminRoutes } from './admin';
 import type { EmulatorContext } from './context';
-import { ApiError, sendApiError, toApiError, unauthorized } from './errors';
+import { ApiError, sendApiError, toApiError } from './errors';
 import type { FaultDecision } from './faults';
 import { registerBatchRoutes } from './routes-batches';
 import { registerFileRoutes } from './routes-files';
 import type { CallLogEntry } from './types';
+import { unauthorizedFor } from './unauthorized';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,7 +47,8 @@ function apiPlugin(ctx: EmulatorContext) {
       };
       ctx.calls.push(entry);
       callEntries.set(req, entry);
-      if (bearer(req) !== ctx.opts.apiKey) return sendApiError(reply, unauthorized());
+      const key = bearer(req);
+      if (key !== ctx.opts.apiKey) return sendApiError(reply, unauthorizedFor(key, ctx.opts.keyEcho));
       const d: FaultDecision = ctx.faults.decide(entry.route);
       if (d.delayMs > 0) await sleep(d.delayMs);
       if (d.kind === 'drop') {
