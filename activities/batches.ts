@@ -3,10 +3,33 @@ import type { BatchRef, CancelBatchResult } from '../workflows/activity-types';
 import { ErrorTypes } from '../workflows/activity-types';
 import { isTerminal, type BatchSnapshot } from '../workflows/messages';
 import { asApiError, classifyProviderError } from './errors';
-import { UnknownBatchStatusError, toSnapshot } from './normalize';
+import { toSnapshot } from './normalize';
 import type { ProviderRegistry } from './providers';
 
+/**
+ * Ids no provider call can carry: the `openai` SDK refuses `.` and `..` path segments (and an empty id would
+ * address the collection). Without this they failed as "network" errors and were retried forever.
+ */
+export function checkBatchId(batchId: string): void {
+  const reason =
+    typeof batchId !== 'string' || batchId.trim() === ''
+      ? 'it is empty'
+      : batchId === '.' || batchId === '..'
+        ? 'it is a relative path segment'
+        : // eslint-disable-next-line no-control-regex
+          /[\u0000-\u001f\u007f]/.test(batchId)
+          ? 'it contains control characters'
+          : null;
+  if (reason !== null) {
+    throw ApplicationFailure.nonRetryable(
+      `Invalid batch id ${JSON.stringify(batchId)}: ${reason}. Pass the provider's batch id (e.g. batch_abc123).`,
+      ErrorTypes.invalidBatchId,
+    );
+  }
+}
+
 export async function retrieveBatch(registry: ProviderRegistry, ref: BatchRef): Promise<BatchSnapshot> {
+  checkBatchId(ref.batchId);
   const client = registry.client(ref.provider);
   let raw;
   try {
@@ -14,7 +37,7 @@ export async function retrieveBatch(registry: ProviderRegistry, ref: BatchRef): 
   } catch (err) {
     throw classifyProviderError(err, context(registry, ref, 'retrieve batch'));
   }
-  return snapshotOrFail(raw, ref);
+  return toSnapshot(raw);
 }
 
 /**
@@ -22,10 +45,11 @@ export async function retrieveBatch(registry: ProviderRegistry, ref: BatchRef): 
  * so a retried activity or a second cancel never turns into a failure.
  */
 export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Promise<CancelBatchResult> {
+  checkBatchId(ref.batchId);
   const client = registry.client(ref.provider);
   try {
     const raw = await client.batches.cancel(ref.batchId);
-    return { outcome: 'cancel-requested', snapshot: snapshotOrFail(raw, ref) };
+    return { outcome: 'cancel-requested', snapshot: toSnapshot(raw) };
   } catch (err) {
     // Providers refuse to cancel a batch that finished meanwhile (a 4xx other than auth/404/429):
     // look at the batch; a terminal or cancelling one is the answer, not an error.
@@ -40,18 +64,6 @@ export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Pr
 
 function isRefusal(status: number | undefined): boolean {
   return status === 400 || status === 409 || status === 422;
-}
-
-function snapshotOrFail(raw: Parameters<typeof toSnapshot>[0], ref: BatchRef): BatchSnapshot {
-  try {
-    return toSnapshot(raw);
-  } catch (err) {
-    if (err instanceof UnknownBatchStatusError) {
-      // Retryable: a provider rolling out a new status should not end tracking of a paid batch.
-      throw ApplicationFailure.retryable(`${err.message} (provider '${ref.provider}')`, ErrorTypes.server);
-    }
-    throw err;
-  }
 }
 
 function context(registry: ProviderRegistry, ref: BatchRef, operation: string) {

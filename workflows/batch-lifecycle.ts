@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -6,6 +7,8 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  metricMeter,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,7 +17,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { CALL_OPTIONS, FILE_OPTIONS } from './activity-options';
-import type { BatchActivities, BatchRef } from './activity-types';
+import { ErrorTypes, type BatchActivities, type BatchRef } from './activity-types';
 import { newCancelRecord } from './cancel-record';
 import { computeBilling } from './billing';
 import {
@@ -27,6 +30,7 @@ import {
   type BatchStatusView,
   type BatchWorkflowInput,
   type CancelSource,
+  type ProviderAccessLoss,
   type CarriedState,
   type PollPolicy,
   type ResultsRecord,
@@ -62,6 +66,26 @@ const { downloadResults, cleanupRemoteFiles } = proxyActivities<BatchActivities>
  */
 const PARENT_PROGRESS_EVERY_SECONDS = 3600;
 
+/**
+ * Patch ids: behaviour changed after the workflow shipped. Runs that started before take the old road on replay
+ * (their histories in test/fixtures/histories are frozen); new runs take the new one.
+ */
+const PATCH_KEEP_TRACKING_WITHOUT_ACCESS = 'keep-tracking-without-provider-access';
+const PATCH_CLEANUP_OWN_FILES_ONLY = 'cleanup-own-files-only';
+
+/**
+ * Once a batch has been seen it runs and bills at the provider whatever happens to our key or profile, so these
+ * failures pause tracking (retried at this interval, shown in status) instead of ending it. Before the first
+ * successful look they still fail the workflow: a wrong batch id or profile at `track` time.
+ */
+const ACCESS_LOSS_TYPES: readonly string[] = [
+  ErrorTypes.auth,
+  ErrorTypes.missingApiKey,
+  ErrorTypes.unknownProvider,
+  ErrorTypes.notFound,
+];
+const ACCESS_RETRY_SECONDS = 600;
+
 export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const ref = validateInput(input);
   const policy = policyOrFail(input);
@@ -72,6 +96,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     nextPollAt: string | null;
     results: ResultsRecord | null;
     resultsError: string | null;
+    accessLost: ProviderAccessLoss | null;
   } = {
     snapshot: carried?.snapshot ?? null,
     cancel: carried?.cancel ?? null,
@@ -84,6 +109,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     phase: carried?.cancelSent ? 'cancelling' : 'tracking',
     results: null,
     resultsError: null,
+    accessLost: carried?.accessLost ?? null,
     lastPolledAt: null,
     nextPollAt: null,
   };
@@ -99,6 +125,10 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     state.cancel = newCancelRecord(request, source, terminalNow());
   };
 
+  // After the results are downloaded their summed tokens (DashScope has no usage) and cross-check count too.
+  const billingNow = (snapshot: BatchSnapshot) =>
+    computeBilling(snapshot, state.results?.tokens ?? null, state.results);
+
   let published: SearchAttributeValues = {};
   let nextPollInSeconds: number | null = null;
   /** Mirrors the state where people look: current details (no history cost) and changed search attributes. */
@@ -109,10 +139,11 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         provider: ref.provider,
         snapshot: state.snapshot,
         cancel: state.cancel,
-        billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
+        billing: state.snapshot && terminalNow() ? billingNow(state.snapshot) : null,
         nextPollInSeconds,
         polls: state.polls,
         run: state.runs,
+        accessLost: state.accessLost,
       }),
     );
     if (input.searchAttributes === false) return;
@@ -142,7 +173,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       phase: state.phase,
       snapshot: state.snapshot,
       cancel: state.cancel,
-      billing: state.snapshot && terminalNow() ? computeBilling(state.snapshot) : null,
+      billing: state.snapshot && terminalNow() ? billingNow(state.snapshot) : null,
       polls: state.polls,
       providerCalls: state.providerCalls,
       lastPolledAt: state.lastPolledAt,
@@ -152,6 +183,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       pollPolicy: policy,
       results: state.results,
       resultsError: state.resultsError,
+      accessLost: state.accessLost,
     }),
     {
       description:
@@ -195,9 +227,22 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     await reportToParent();
   };
   const withSummary = (summary: string): ActivityOptions => ({ ...CALL_OPTIONS, summary });
+  const accessMetrics = {
+    lost: metricMeter.createCounter(
+      'batchkeeper_provider_access_denied',
+      'calls',
+      'Provider calls of a tracked batch refused for its key or profile (401/403, missing key, unknown profile, 404)',
+    ),
+    restored: metricMeter.createCounter(
+      'batchkeeper_provider_access_restored',
+      'batches',
+      'Batches whose tracking resumed after the provider refused access',
+    ),
+  };
 
-  const track = async (allowContinueAsNew: boolean) => {
-    while (!terminalNow()) {
+  /** One provider call (cancel when one is pending, else retrieve). False when access was lost: tracking pauses. */
+  const callProvider = async (): Promise<boolean> => {
+    try {
       if (cancelPending()) {
         state.phase = 'cancelling';
         const result = await cancelBatch.executeWithOptions(withSummary(`cancel ${ref.batchId}`), [ref]);
@@ -216,6 +261,31 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         state.polls += 1;
         await apply(snapshot);
       }
+    } catch (err) {
+      const type = accessLossType(err);
+      if (type === null || state.snapshot === null || !patched(PATCH_KEEP_TRACKING_WITHOUT_ACCESS)) throw err;
+      state.providerCalls += 1;
+      state.accessLost = {
+        since: state.accessLost?.since ?? new Date().toISOString(),
+        type,
+        message: failureMessage(err),
+        attempts: (state.accessLost?.attempts ?? 0) + 1,
+      };
+      accessMetrics.lost.add(1, { provider: ref.provider, error_type: type });
+      publish();
+      return false;
+    }
+    if (state.accessLost) {
+      state.accessLost = null;
+      accessMetrics.restored.add(1, { provider: ref.provider });
+      publish();
+    }
+    return true;
+  };
+
+  const track = async (allowContinueAsNew: boolean) => {
+    while (!terminalNow()) {
+      const reached = await callProvider();
       if (terminalNow()) break;
 
       if (allowContinueAsNew && shouldContinueAsNew()) {
@@ -233,20 +303,30 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
               polls: state.polls,
               runs: state.runs,
               startedAt: state.startedAt,
+              ...(state.accessLost ? { accessLost: state.accessLost } : {}),
             },
           });
         }
       }
 
       const snapshot = state.snapshot as BatchSnapshot;
-      const waitSeconds = nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent);
+      const waitSeconds = reached
+        ? nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent)
+        : ACCESS_RETRY_SECONDS;
       state.nextPollAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
       nextPollInSeconds = waitSeconds;
       publish();
-      // A cancel ends the wait at once; otherwise the durable timer fires.
-      await condition(cancelPending, waitSeconds * 1000, {
-        summary: `next poll in ${formatDuration(waitSeconds)}`,
-      });
+      if (reached) {
+        // A cancel ends the wait at once; otherwise the durable timer fires.
+        await condition(cancelPending, waitSeconds * 1000, {
+          summary: `next poll in ${formatDuration(waitSeconds)}`,
+        });
+      } else {
+        // Without access a pending cancel cannot be sent either: it goes out with the next attempt.
+        await condition(() => false, waitSeconds * 1000, {
+          summary: `provider refused access: retry in ${formatDuration(waitSeconds)}`,
+        });
+      }
       state.nextPollAt = null;
       nextPollInSeconds = null;
     }
@@ -270,13 +350,28 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         ],
       );
       let remoteFilesDeleted: string[] = [];
-      if (input.results?.cleanupRemote !== false) {
+      let remoteCleanup: ResultsRecord['remoteCleanup'];
+      const plan = patched(PATCH_CLEANUP_OWN_FILES_ONLY)
+        ? cleanupPlan(input, snapshot)
+        : // Runs started before the rule: they delete what they always did.
+          { run: input.results?.cleanupRemote !== false, inputFileId: snapshot.inputFileId, reason: null };
+      if (plan.run) {
         // Only after the stored results re-verify: the provider's copy is the last one otherwise.
         const cleaned = await cleanupRemoteFiles.executeWithOptions(
           { ...FILE_OPTIONS, summary: `delete provider files of ${ref.batchId}` },
-          [{ provider: ref.provider, batchId: ref.batchId, inputFileId: snapshot.inputFileId }],
+          [{ provider: ref.provider, batchId: ref.batchId, inputFileId: plan.inputFileId }],
         );
         remoteFilesDeleted = cleaned.verified ? cleaned.deleted : [];
+        if (plan.reason !== null) {
+          remoteCleanup = cleaned.verified
+            ? { deleted: cleaned.deleted, reason: plan.reason }
+            : {
+                deleted: [],
+                reason: `kept: the stored results did not verify (${cleaned.mismatches.slice(0, 3).join('; ')})`,
+              };
+        }
+      } else if (plan.reason !== null) {
+        remoteCleanup = { deleted: [], reason: plan.reason };
       }
       const { summary } = downloaded;
       state.results = {
@@ -290,6 +385,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
           notRunByCode: summary.notRunByCode,
         },
         remoteFilesDeleted,
+        ...(remoteCleanup ? { remoteCleanup } : {}),
         tokens: downloaded.tokens,
       };
     } catch (err) {
@@ -309,7 +405,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       batchId: ref.batchId,
       provider: ref.provider,
       status: snapshot.status as TerminalStatus,
-      billing: computeBilling(snapshot, state.results?.tokens ?? null),
+      billing: computeBilling(snapshot, state.results?.tokens ?? null, state.results),
       errors: snapshot.errors,
       cancel: state.cancel,
       snapshot,
@@ -319,7 +415,12 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       resultsError: state.resultsError,
     };
     await recordOutcome.executeWithOptions(withSummary(`record billing for ${ref.batchId}`), [
-      { workflowId: workflowInfo().workflowId, outcome },
+      {
+        workflowId: workflowInfo().workflowId,
+        outcome,
+        model: input.parent?.model ?? null,
+        inputPath: input.parent?.inputPath ?? null,
+      },
     ]);
     return outcome;
   };
@@ -342,6 +443,63 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+/** The error type when a provider call failed for lost access (key, profile, 404), else null. */
+function accessLossType(err: unknown): string | null {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return null;
+  const type = err.cause.type ?? null;
+  return type !== null && ACCESS_LOSS_TYPES.includes(type) ? type : null;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause instanceof Error) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+interface CleanupPlan {
+  run: boolean;
+  inputFileId: string | null;
+  /** Why the provider's files are (or are not) deleted: part of the results record. */
+  reason: string | null;
+}
+
+/**
+ * Destroy nothing batchkeeper did not create: by default only a batch it created (a submission's child) has its
+ * output and error files deleted, and its input file only when batchkeeper uploaded it. A tracked batch (created
+ * by another service) keeps every file unless the caller opted in.
+ */
+function cleanupPlan(input: BatchWorkflowInput, snapshot: BatchSnapshot): CleanupPlan {
+  const option = input.results?.cleanupRemote;
+  if (option === false)
+    return {
+      run: false,
+      inputFileId: null,
+      reason: 'kept: remote clean-up turned off (cleanupRemote: false)',
+    };
+  if (option === true) {
+    return {
+      run: true,
+      inputFileId: snapshot.inputFileId,
+      reason: 'deleted on request (cleanupRemote: true): output, error and input files',
+    };
+  }
+  if (!input.parent) {
+    return {
+      run: false,
+      inputFileId: null,
+      reason:
+        'kept: a tracked batch (not created by batchkeeper) keeps its provider files; opt in with cleanupRemote: true (--cleanup-remote)',
+    };
+  }
+  const ownInput = input.parent.inputUploaded === true;
+  return {
+    run: true,
+    inputFileId: ownInput ? snapshot.inputFileId : null,
+    reason: ownInput
+      ? 'created by batchkeeper (submit): output, error and the input file it uploaded deleted'
+      : 'created by batchkeeper (submit) from a file it did not upload: output and error files deleted, input kept',
+  };
 }
 
 function shouldContinueAsNew(): boolean {

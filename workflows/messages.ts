@@ -219,7 +219,21 @@ export interface ResultsRecord {
   tokens: TokenUsage;
 }
 
+/** Tracking paused because the provider refused our key or profile after the batch had been seen. */
+export interface ProviderAccessLoss {
+  /** ISO time of the first refused call of this stretch. */
+  since: string;
+  /** ProviderAuthFailed, ProviderApiKeyMissing, UnknownProvider or BatchNotFound. */
+  type: string;
+  /** The last refusal's message (names the env var to fix; never the key). */
+  message: string;
+  /** Refused calls so far; retried every 10 minutes until a valid key or profile is deployed. */
+  attempts: number;
+}
+
 export interface CarriedState {
+  /** Set while the provider refuses access (absent in runs carried by earlier versions). */
+  accessLost?: ProviderAccessLoss | null;
   snapshot: BatchSnapshot | null;
   cancel: CancelRecord | null;
   cancelSent: boolean;
@@ -259,6 +273,8 @@ export interface BatchStatusView {
   /** Downloaded results once the batch is terminal (null before, or when turned off / failed: see resultsError). */
   results: ResultsRecord | null;
   resultsError: string | null;
+  /** Non-null while tracking is paused because the provider refuses our key or profile (the batch still bills). */
+  accessLost?: ProviderAccessLoss | null;
 }
 
 export interface BatchOutcome {

@@ -1,5 +1,5 @@
 // What people read in the Temporal Web UI: the progress line and the current-details markdown. Nothing secret.
-import type { BatchSnapshot, BillingTotals, CancelRecord } from './messages';
+import type { BatchSnapshot, BillingTotals, CancelRecord, ProviderAccessLoss } from './messages';
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -41,12 +41,23 @@ export interface DetailsInput {
   nextPollInSeconds: number | null;
   polls: number;
   run: number;
+  accessLost?: ProviderAccessLoss | null;
 }
 
 export function currentDetails(d: DetailsInput): string {
   // The UI shows the first few lines of a short box: what a person acts on comes first.
   const lines: string[] = [];
   lines.push(`**${progressLine(d.snapshot)}** ${progressBar(d.snapshot)}`.trim());
+  if (d.accessLost) {
+    const what =
+      d.accessLost.type === 'ProviderAuthFailed' ? 'provider key rejected' : 'provider access lost';
+    lines.push(
+      `**${what} since ${d.accessLost.since}** (${d.accessLost.attempts} attempt(s); the batch still runs and ` +
+        `bills): ${d.accessLost.message}`,
+    );
+  }
+  const anomalies = d.snapshot?.anomalies ?? [];
+  if (anomalies.length > 0) lines.push(`Provider answer anomalies: ${anomalies.join('; ')}`);
   if (d.cancel) {
     const who = d.cancel.requestedBy ? ` by ${d.cancel.requestedBy}` : '';
     const why = d.cancel.reason ? ` — "${d.cancel.reason}"` : '';
@@ -60,8 +71,9 @@ export function currentDetails(d: DetailsInput): string {
   if (d.billing) {
     const b = d.billing;
     const tokens = b.tokens ? ` · tokens ${b.tokens.totalTokens}` : '';
+    const flagged = b.discrepancies ? ` · ${b.discrepancies.length} discrepancy(ies)` : '';
     lines.push(
-      `Billing: **${b.billed} billed** · ${b.failed} failed · ${b.notRun} not run of ${b.total}${tokens}`,
+      `Billing: **${b.billed} billed** · ${b.failed} failed · ${b.notRun} not run of ${b.total}${tokens}${flagged}`,
     );
   }
   if (d.nextPollInSeconds !== null) {

@@ -158,7 +158,15 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
             pollPolicy: input.pollPolicy,
             results: input.results,
             searchAttributes: input.searchAttributes,
-            parent: { workflowId: info.workflowId, chunkIndex: index, round, inputPath: chunk?.path ?? null },
+            parent: {
+              workflowId: info.workflowId,
+              chunkIndex: index,
+              round,
+              inputPath: chunk?.path ?? null,
+              model: validatedModel,
+              // A staged chunk was uploaded by us; a `fileId` source belongs to the user.
+              inputUploaded: chunk !== null,
+            },
           },
         ],
         ...startMetadata(batchId, input.provider),
@@ -233,6 +241,7 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
 
   const validated = await validate(input.submission.source, info.workflowId);
   const searchSince = validated.validatedAt;
+  const validatedModel = validated.model ?? input.submission.defaultModel ?? null;
   view.lines = validated.lines;
   view.chunks = validated.inputFileId ? 1 : validated.chunks.length;
   view.phase = 'creating';

@@ -8,7 +8,18 @@ import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
+import type { OutcomeSink } from '../../activities';
 import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
+
+/** The key the fake provider accepts; any other key gets a 401 like OpenAI's. */
+export const FAKE_VALID_KEY = 'sk-fake-test-key';
+
+export interface FakeActivitiesOptions {
+  /** The key in the worker's environment; null = the env var is unset. Default: the valid key. */
+  key?: string | null;
+  /** Where outcomes go besides `recorded` (e.g. a real ledger). */
+  outcomes?: OutcomeSink;
+}
 
 export interface BatchPlan {
   id: string;
@@ -48,6 +59,8 @@ export class FakeProvider {
   readonly resultsDir = mkdtempSync(join(tmpdir(), 'bk-fake-results-'));
   /** Resolved when an outcome is recorded; a test may hold recording open to act meanwhile. */
   recordGate: Promise<void> | null = null;
+  /** Rewrites the batch object as a provider with its own quirks would send it. */
+  rewrite: ((batch: Batch) => Batch) | null = null;
 
   /**
    * @param clock server time in ms; pass the test environment's `currentTimeMs` (the activity's scheduled
@@ -69,7 +82,11 @@ export class FakeProvider {
     return this.calls.filter((c) => c.op === op).length;
   }
 
-  activities(profileName = 'fake', apiKeyEnv = 'FAKE_PROVIDER_KEY'): BatchActivities {
+  activities(
+    profileName = 'fake',
+    apiKeyEnv = 'FAKE_PROVIDER_KEY',
+    options: FakeActivitiesOptions = {},
+  ): BatchActivities {
     const profile: ProviderProfile = {
       name: profileName,
       baseURL: 'http://fake.invalid/v1',
@@ -80,10 +97,25 @@ export class FakeProvider {
       batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
       files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
     };
+    const refused = async (op: ProviderCall['op']): Promise<never> => {
+      this.calls.push({ op, at: await this.now(), status: 401 });
+      throw APIError.generate(
+        401,
+        { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error' } },
+        undefined,
+        new Headers(),
+      );
+    };
+    const refusing = {
+      batches: { retrieve: () => refused('retrieve'), cancel: () => refused('cancel') },
+      files: client.files,
+    };
+    const key = options.key === undefined ? FAKE_VALID_KEY : options.key;
     const registry = new ProviderRegistry(
       [profile],
-      { [apiKeyEnv]: 'sk-fake-test-key' },
-      () => client as unknown as OpenAI,
+      key === null ? {} : { [apiKeyEnv]: key },
+      (_p, apiKey) =>
+        apiKey === FAKE_VALID_KEY ? (client as unknown as OpenAI) : (refusing as unknown as OpenAI),
     );
     return createActivities({
       providers: registry,
@@ -91,6 +123,7 @@ export class FakeProvider {
       stagingDir: this.resultsDir,
       outcomes: {
         record: async (input) => {
+          await options.outcomes?.record(input);
           this.recorded.push(input);
           if (this.recordGate) await this.recordGate;
         },
@@ -106,7 +139,8 @@ export class FakeProvider {
     const at = await this.now();
     this.checkFault('retrieve', at, id);
     this.calls.push({ op: 'retrieve', at });
-    return this.stateAt(at);
+    const batch = this.stateAt(at);
+    return this.rewrite ? this.rewrite(batch) : batch;
   }
 
   private async cancel(id: string): Promise<Batch> {

@@ -1,5 +1,5 @@
 import type { Batch } from 'openai/resources/batches';
-import { toSnapshot, UnknownBatchStatusError } from '../../activities/normalize';
+import { toSnapshot } from '../../activities/normalize';
 import { computeBilling } from '../../workflows/billing';
 import { progressLine } from '../../workflows/presentation';
 
@@ -63,10 +63,68 @@ describe('toSnapshot', () => {
     });
   });
 
-  test('an unknown status is refused rather than guessed', () => {
-    expect(() => toSnapshot({ ...base, status: 'paused' } as unknown as Batch)).toThrow(
-      UnknownBatchStatusError,
-    );
+  test('an unknown status is an anomaly read from the timestamps, never a failure that retries forever', () => {
+    const running = toSnapshot({
+      ...base,
+      status: 'paused',
+      in_progress_at: 1700000100,
+      request_counts: { total: 10, completed: 2, failed: 0 },
+    } as unknown as Batch);
+    expect(running.status).toBe('in_progress');
+    expect(running.anomalies).toEqual([`unknown status "paused": read as 'in_progress' from the timestamps`]);
+    const ended = toSnapshot({
+      ...base,
+      status: 'succeeded',
+      in_progress_at: 1700000100,
+      completed_at: 1700000900,
+      request_counts: { total: 10, completed: 10, failed: 0 },
+    } as unknown as Batch);
+    expect(ended.status).toBe('completed');
+    expect(ended.anomalies?.[0]).toMatch(/unknown status "succeeded"/);
+  });
+
+  test('missing, non-numeric and inconsistent request_counts and malformed errors are anomalies', () => {
+    const missing = toSnapshot({
+      ...base,
+      status: 'completed',
+      in_progress_at: 1700000100,
+    } as unknown as Batch);
+    expect(missing.requestCounts).toEqual({ total: 0, completed: 0, failed: 0 });
+    expect(missing.anomalies).toEqual(['request_counts missing']);
+    const odd = toSnapshot({
+      ...base,
+      status: 'completed',
+      request_counts: { total: 5, completed: 'seven', failed: null },
+      errors: { data: [null, 'x', { code: 42, message: 'kept', line: 'n/a' }] },
+    } as unknown as Batch);
+    expect(odd.requestCounts).toEqual({ total: 5, completed: 0, failed: 0 });
+    expect(odd.anomalies).toEqual([
+      'request_counts.completed is not a count: "seven"',
+      'request_counts.failed missing',
+      'errors: 2 malformed item(s) left out',
+    ]);
+    expect(odd.errors).toEqual([{ code: '42', message: 'kept', param: null, line: null }]);
+    const over = toSnapshot({
+      ...base,
+      status: 'completed',
+      request_counts: { total: 10, completed: 9, failed: 3 },
+      errors: { data: 'oops' },
+    } as unknown as Batch);
+    expect(over.anomalies).toEqual([
+      'request_counts inconsistent: completed 9 + failed 3 > total 10',
+      'errors.data is not a list',
+    ]);
+  });
+
+  test('a well-formed answer has no anomalies field, and the model when the provider names one', () => {
+    const s = toSnapshot({
+      ...base,
+      status: 'in_progress',
+      model: 'gpt-4o-mini',
+      request_counts: { total: 10, completed: 2, failed: 0 },
+    } as unknown as Batch);
+    expect(s.anomalies).toBeUndefined();
+    expect(s.model).toBe('gpt-4o-mini');
   });
 });
 

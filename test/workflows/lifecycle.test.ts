@@ -55,7 +55,7 @@ describe('batch lifecycle on the time-skipping server', () => {
     const completedAt = outcome.snapshot.timestamps.completedAt as number;
     const lastCall = fake.calls[fake.calls.length - 1];
     expect(lastCall.at - completedAt).toBeLessThanOrEqual(10 * 60);
-    // Results stored with checksums, then (and only then) the provider's copies deleted.
+    // Results stored with checksums; a tracked batch (created elsewhere) keeps its provider files.
     expect(outcome.resultsError).toBeNull();
     expect(outcome.results?.summary).toMatchObject({
       succeeded: 980,
@@ -67,12 +67,9 @@ describe('batch lifecycle on the time-skipping server', () => {
       ['error', 20],
     ]);
     expect(outcome.results?.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256))).toBe(true);
-    expect([...(outcome.results?.remoteFilesDeleted ?? [])].sort()).toEqual([
-      'file-err',
-      'file-input',
-      'file-out',
-    ]);
-    expect(fake.deletedFiles.sort()).toEqual(['file-err', 'file-input', 'file-out']);
+    expect(outcome.results?.remoteFilesDeleted).toEqual([]);
+    expect(outcome.results?.remoteCleanup?.reason).toMatch(/^kept: a tracked batch/);
+    expect(fake.deletedFiles).toEqual([]);
     expect(fake.recorded).toHaveLength(1);
     expect(fake.recorded[0].outcome).toEqual(outcome);
     expect(fake.recorded[0].workflowId).toBe('batch-batch_24h');
