@@ -87,6 +87,11 @@ export interface TrackOptions {
   /** Provider profile configured on the worker (never a key). */
   provider: string;
   pollPolicy?: Partial<PollPolicy>;
+  /**
+   * Delete the batch's input, output and error files at the provider once its results are stored and verified.
+   * Default false: a tracked batch was created elsewhere, and its files belong to whoever created it.
+   */
+  cleanupRemote?: boolean;
 }
 
 export interface TrackResult {
@@ -101,6 +106,8 @@ export interface CancelOptions extends CancelRequest {
   /** Given: signal-with-start, so a batch not tracked yet is tracked and cancelled in one call. */
   provider?: string;
   pollPolicy?: Partial<PollPolicy>;
+  /** With `provider`, for the workflow it starts: see `TrackOptions.cleanupRemote` (default false). */
+  cleanupRemote?: boolean;
 }
 
 export interface CancelResult {
@@ -176,7 +183,7 @@ export class BatchkeeperClient {
       this.client.workflow.start<BatchWorkflow>(BATCH_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [workflowInput(batchId, options.provider, options.pollPolicy)],
+        args: [workflowInput(batchId, options.provider, options.pollPolicy, options.cleanupRemote)],
         ...startMetadata(batchId, options.provider),
         workflowIdConflictPolicy: conflict,
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
@@ -213,7 +220,7 @@ export class BatchkeeperClient {
           {
             workflowId,
             taskQueue: this.taskQueue,
-            args: [workflowInput(batchId, options.provider, options.pollPolicy)],
+            args: [workflowInput(batchId, options.provider, options.pollPolicy, options.cleanupRemote)],
             ...startMetadata(batchId, options.provider),
             signal: cancelSignal,
             signalArgs: [request],
@@ -393,8 +400,12 @@ function workflowInput(
   batchId: string,
   provider: string,
   pollPolicy?: Partial<PollPolicy>,
+  cleanupRemote?: boolean,
 ): BatchWorkflowInput {
-  return pollPolicy ? { batchId, provider, pollPolicy } : { batchId, provider };
+  const input: BatchWorkflowInput = { batchId, provider };
+  if (pollPolicy) input.pollPolicy = pollPolicy;
+  if (cleanupRemote !== undefined) input.results = { cleanupRemote };
+  return input;
 }
 
 function cancelRequest(options: CancelRequest): CancelRequest {

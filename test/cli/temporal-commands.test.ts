@@ -61,6 +61,25 @@ describe('track', () => {
     });
   });
 
+  test('--cleanup-remote: a tracked batch has its provider files deleted only when asked', async () => {
+    const fake = newFake({ id: 'ct_clean', total: 10, runSeconds: 600 });
+    await withWorker(env, fake.activities(), async (tq) => {
+      const run = await cli([
+        '--task-queue',
+        tq,
+        'track',
+        'ct_clean',
+        '--provider',
+        'fake',
+        '--cleanup-remote',
+      ]);
+      expect(run.code).toBe(0);
+      const outcome = await env.client.workflow.getHandle('batch-ct_clean').result();
+      expect(outcome.results?.remoteCleanup?.reason).toMatch(/on request/);
+    });
+    expect(fake.deletedFiles.sort()).toEqual(['file-input', 'file-out']);
+  });
+
   test.each([
     [['track', 'ct_x'], /required option '--provider <name>' not specified/],
     [['track', 'ct_x', '--provider', 'fake', '--poll-initial', 'soon'], /--poll-initial.*positive number/],

@@ -79,6 +79,24 @@ describe('cancel', () => {
     expect(outcome.billing).toMatchObject({ total: 300, billed: 0, notRun: 300 });
   });
 
+  test('cancel --provider starts a workflow that keeps the provider files unless cleanupRemote is set', async () => {
+    const run = async (id: string, cleanupRemote?: boolean) => {
+      const fake = newFake({ id, total: 100, runSeconds: HOUR, cancellingSeconds: 30 });
+      const outcome = await withWorker(env, fake.activities(), async (taskQueue) => {
+        const bk = clientOn(taskQueue);
+        await env.sleep('20 minutes');
+        await bk.cancel(id, { provider: 'fake', reason: 'test', cleanupRemote });
+        return bk.waitForOutcome(id);
+      });
+      return { fake, outcome };
+    };
+    const kept = await run('bt_keep');
+    expect(kept.outcome.status).toBe('cancelled');
+    expect(kept.fake.deletedFiles).toEqual([]);
+    const cleaned = await run('bt_clean', true);
+    expect(cleaned.fake.deletedFiles.sort()).toEqual(['file-err', 'file-input']);
+  });
+
   test('without a provider, of a batch nobody tracks: a clear not-found error', async () => {
     const bk = clientOn(uniqueTaskQueue());
     const err = await bk.cancel('bt_unknown', { reason: 'x' }).catch((e: unknown) => e);

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { withBatchkeeper, type CliContext } from '../context';
-import { printJson } from '../output';
+import { printJson, usageError } from '../output';
 import { nonEmpty } from '../parse';
 
 interface CancelFlags {
   reason?: string;
   requestedBy?: string;
   provider?: string;
+  cleanupRemote?: boolean;
 }
 
 export function registerCancel(program: Command, ctx: CliContext): void {
@@ -23,12 +24,22 @@ export function registerCancel(program: Command, ctx: CliContext): void {
       'also start tracking the batch if no workflow tracks it yet (signal-with-start)',
       nonEmpty,
     )
+    .option(
+      '--cleanup-remote',
+      "with --provider: delete the batch's files at the provider once its results are stored and verified",
+    )
     .action(async (batchId: string, flags: CancelFlags, cmd: Command) => {
+      if (flags.cleanupRemote && flags.provider === undefined) {
+        throw usageError(
+          '--cleanup-remote applies to the workflow that --provider starts; a running one keeps its own setting',
+        );
+      }
       await withBatchkeeper(ctx, cmd, async (bk, g) => {
         const result = await bk.cancel(batchId, {
           reason: flags.reason,
           requestedBy: flags.requestedBy ?? defaultRequester(ctx.io.env),
           provider: flags.provider,
+          cleanupRemote: flags.cleanupRemote,
         });
         if (g.json) return printJson(ctx.io, { batchId, ...result });
         const started = result.via === 'signal-with-start' ? ' (tracking started with it)' : '';

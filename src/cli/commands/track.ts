@@ -8,6 +8,7 @@ interface TrackFlags {
   provider: string;
   pollInitial?: number;
   pollMax?: number;
+  cleanupRemote?: boolean;
 }
 
 export function registerTrack(program: Command, ctx: CliContext): void {
@@ -26,6 +27,11 @@ export function registerTrack(program: Command, ctx: CliContext): void {
       positiveNumber,
     )
     .option('--poll-max <seconds>', 'longest wait between polls', positiveNumber)
+    .option(
+      '--cleanup-remote',
+      "delete the batch's input, output and error files at the provider once its results are stored and verified " +
+        '(off by default: a tracked batch was created elsewhere)',
+    )
     .action(async (batchId: string, flags: TrackFlags, cmd: Command) => {
       const pollPolicy: Partial<PollPolicy> = {};
       if (flags.pollInitial !== undefined) pollPolicy.initialIntervalSeconds = flags.pollInitial;
@@ -34,6 +40,7 @@ export function registerTrack(program: Command, ctx: CliContext): void {
         const result = await bk.track(batchId, {
           provider: flags.provider,
           pollPolicy: Object.keys(pollPolicy).length > 0 ? pollPolicy : undefined,
+          cleanupRemote: flags.cleanupRemote,
         });
         if (g.json) return printJson(ctx.io, { batchId, taskQueue: bk.taskQueue, ...result });
         ctx.io.out(
