@@ -93,6 +93,15 @@ export function renderStatus(result: BatchStatusResult): string {
     lines.push(`  phase       ${v.phase}  polls ${v.polls}  provider calls ${v.providerCalls}  run ${v.run}`);
     if (v.lastPolledAt) lines.push(`  last poll   ${v.lastPolledAt}`);
     if (v.nextPollAt) lines.push(`  next poll   ${v.nextPollAt}`);
+    if (v.accessLost) {
+      const what =
+        v.accessLost.type === 'ProviderAuthFailed' ? 'provider key rejected' : 'provider access lost';
+      lines.push(
+        `  PAUSED      ${what} since ${v.accessLost.since} (${v.accessLost.attempts} attempt(s), retried every ` +
+          `10 min; the batch still runs and bills): ${v.accessLost.message}`,
+      );
+    }
+    for (const a of v.snapshot?.anomalies ?? []) lines.push(`  anomaly     ${a}`);
   }
   const cancel =
     result.source === 'query'
@@ -107,6 +116,7 @@ export function renderStatus(result: BatchStatusResult): string {
     lines.push(`  cancel      ${cancel.requestedAt}${who}${why} (${how})`);
   }
   if (s.billing || s.done) lines.push(`  ${billingLine(s.billing)}`);
+  for (const d of s.billing?.discrepancies ?? []) lines.push(`  discrepancy ${d}`);
   return lines.map(safe).join('\n') + '\n';
 }
 

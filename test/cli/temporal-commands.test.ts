@@ -165,6 +165,24 @@ describe('status', () => {
     });
   });
 
+  test('a paused batch (key rejected after the first look) and provider anomalies are shown', async () => {
+    const fake = newFake({ id: 'ct_paused', total: 100, runSeconds: 10 * HOUR });
+    fake.rewrite = (b) => ({ ...b, status: 'warming_up' }) as unknown as typeof b;
+    await withWorker(env, fake.activities(), async (tq) => {
+      await cli(['track', 'ct_paused', '--provider', 'fake', '--task-queue', tq]);
+      await env.sleep('2 minutes');
+      fake.failNext('retrieve', 401, 50);
+      await env.sleep('1 hour');
+      const human = await cli(['status', 'ct_paused']);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(
+        /\n {2}PAUSED {6}provider key rejected since \S+ \(\d+ attempt\(s\), retried every 10 min; the batch still runs and bills\): .*Check the key in FAKE_PROVIDER_KEY/,
+      );
+      expect(human.stdout).toMatch(/\n {2}anomaly {5}unknown status "warming_up": read as 'in_progress'/);
+      await env.client.workflow.getHandle('batch-ct_paused').terminate('test done');
+    });
+  });
+
   test('unknown batch: exit 3', async () => {
     const run = await cli(['status', 'ct_none']);
     expect(run.code).toBe(3);
