@@ -135,6 +135,8 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
         endpoint: input.submission.endpoint,
         completionWindow: input.submission.completionWindow,
         metadata: input.submission.metadata,
+        // Part of the content key (the lines name it too); an activity input, so no change to the commands.
+        model: validatedModel ?? undefined,
         // Provider timestamps are wall-clock: bound the search by the worker's clock, not workflow time.
         searchSince: searchSince - 3600,
       });

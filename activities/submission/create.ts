@@ -9,6 +9,7 @@ import type { FileObject } from 'openai/resources/files';
 import { ErrorTypes } from '../../workflows/activity-types';
 import type { BatchSnapshot } from '../../workflows/messages';
 import { asApiError, classifyProviderError } from '../errors';
+import { redactSecrets } from '../redact';
 import { UnknownBatchStatusError, toSnapshot } from '../normalize';
 import type { ProviderRegistry } from '../providers';
 import { SubmissionErrorTypes } from './failures';
@@ -145,7 +146,7 @@ async function deleteOrphan(client: OpenAI, fileId: string, provider: string): P
     log.warn('could not delete our upload after the provider refused the create', {
       fileId,
       provider,
-      error: err instanceof Error ? err.message : String(err),
+      error: redactSecrets(err instanceof Error ? err.message : String(err)),
     });
   }
 }
