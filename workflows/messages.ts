@@ -242,6 +242,8 @@ export interface CarriedState {
   polls: number;
   runs: number;
   startedAt: string;
+  /** The last status reported to the parent submission (runs that report status changes only). */
+  parentReportedStatus?: BatchStatus | null;
 }
 
 /** The adaptive poll schedule's memory, carried across continue-as-new. */
@@ -292,7 +294,10 @@ export interface BatchOutcome {
   resultsError: string | null;
 }
 
-/** Sent by a batch's workflow to the submission workflow that created it. */
+/**
+ * Sent by a batch's workflow to the submission workflow that created it: on every status change, and (batch
+ * workflows started by this version on) a last report with the outcome or the failure.
+ */
 export interface ChildProgress {
   batchId: string;
   workflowId: string;
@@ -300,6 +305,10 @@ export interface ChildProgress {
   round: number;
   status: BatchStatus;
   requestCounts: RequestCounts;
+  /** The batch workflow's result, on its last report: a submission that continued as new learns it this way. */
+  outcome?: BatchOutcome;
+  /** Instead of an outcome when the batch workflow failed (status and counts are then the last seen). */
+  failure?: { message: string; type: string | null };
 }
 
 export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
