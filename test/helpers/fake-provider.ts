@@ -93,10 +93,7 @@ export class FakeProvider {
       apiKeyEnv,
       kind: 'generic',
     };
-    const client = {
-      batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
-      files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
-    };
+    const client = this.client();
     const refused = async (op: ProviderCall['op']): Promise<never> => {
       this.calls.push({ op, at: await this.now(), status: 401 });
       throw APIError.generate(
@@ -129,6 +126,14 @@ export class FakeProvider {
         },
       },
     });
+  }
+
+  /** The part of the `openai` client this fake serves; a fleet of fakes routes to it by batch id. */
+  client() {
+    return {
+      batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
+      files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
+    };
   }
 
   private async now(): Promise<number> {

@@ -1,0 +1,167 @@
+// Submissions whose history would outgrow Temporal's limits: many batches over long windows, on the time-skipping
+// server with scripted batches (FakeFleet) through the real retrieve, cancel and ledger activities.
+import type { WorkflowHandle } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { submitBatch, type batchLifecycle } from '../../workflows';
+import { addBilling, ZERO_BILLING } from '../../workflows/billing';
+import {
+  batchWorkflowId,
+  cancelSignal,
+  submitStatusQuery,
+  submitWorkflowId,
+  type BatchOutcome,
+  type SubmitOutcome,
+  type SubmitWorkflowInput,
+} from '../../workflows/messages';
+import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
+import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
+import { useTimeSkippingEnv } from '../helpers/temporal-env';
+import { withWorker } from '../helpers/worker';
+import { workflowBundle } from '../helpers/workflow-bundle';
+
+// A server per test: a test server whose time-skipping locks a test left unbalanced would stall the next one.
+const env = useTimeSkippingEnv({ perTest: true });
+const HOUR = 3600;
+const clock = () => env.currentTimeMs();
+
+/** `n` batches of a 336 h window, each running a different length of it. */
+function longPlans(n: number, runHours: (i: number) => number): FleetPlan[] {
+  return Array.from({ length: n }, (_, i) => ({
+    total: 1000 + 100 * i,
+    windowSeconds: 336 * HOUR,
+    runSeconds: runHours(i) * HOUR,
+    failRatio: 0.02,
+  }));
+}
+
+function submission(name: string, extra: Partial<SubmitWorkflowInput> = {}): SubmitWorkflowInput {
+  return {
+    provider: 'fake',
+    submission: {
+      source: { path: `/fake/${name}.jsonl` },
+      endpoint: '/v1/chat/completions',
+      completionWindow: '336h',
+    },
+    results: { download: false },
+    // Fewer polls of each batch over the long window: the submission's history is what is under test.
+    pollPolicy: { maxIntervalSeconds: 6 * HOUR },
+    ...extra,
+  };
+}
+
+/** Runs `fn` on a worker with the fleet's activities, time skipping kept going (see child-lock-watcher). */
+async function withFleet<T>(fleet: FakeFleet, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const watcher = watchOrphanedChildLocks(env, () => [...fleet.fakes.keys()].map(batchWorkflowId));
+  try {
+    return await withWorker(env, fleet.activities(), fn);
+  } finally {
+    await watcher.stop();
+  }
+}
+
+/** Every run of a continue-as-new chain, first to last. */
+async function runs(handle: WorkflowHandle & { firstExecutionRunId: string }): Promise<History[]> {
+  const out: History[] = [];
+  let runId: string | undefined = handle.firstExecutionRunId;
+  while (runId) {
+    const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    out.push(history);
+    const events = history.events ?? [];
+    runId =
+      events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ??
+      undefined;
+  }
+  return out;
+}
+
+/** The batch workflows' own results: what the submission's totals must add up to. */
+async function childOutcomes(outcome: SubmitOutcome): Promise<BatchOutcome[]> {
+  return Promise.all(
+    outcome.batches.map((b) => env.client.workflow.getHandle<typeof batchLifecycle>(b.workflowId).result()),
+  );
+}
+
+test('12 batches over a 336 h window: the submission continues as new and ends with every outcome, billed as its batches were', async () => {
+  const fleet = new FakeFleet(
+    'long',
+    longPlans(12, (i) => 20 + 25 * i),
+    clock,
+  );
+  const { outcome, histories, children } = await withFleet(fleet, async (taskQueue) => {
+    const handle = await env.client.workflow.start(submitBatch, {
+      taskQueue,
+      workflowId: submitWorkflowId('long'),
+      args: [submission('long', { continueAsNewAfterEvents: 150 })],
+    });
+    const result = await handle.result();
+    return { outcome: result, histories: await runs(handle), children: await childOutcomes(result) };
+  });
+
+  expect(histories.length).toBeGreaterThan(1);
+  expect(outcome.runs).toBe(histories.length);
+  expect(outcome.status).toBe('completed');
+  expect(outcome.batches).toHaveLength(12);
+  expect(new Set(outcome.batches.map((b) => b.batchId)).size).toBe(12);
+  expect(fleet.creates).toBe(12);
+  for (const [i, b] of outcome.batches.entries()) {
+    expect(b.outcome).toEqual(children[i]);
+    expect(b.status).toBe('completed');
+  }
+  // The submission's totals are its batches' totals: each counted once, whichever run learned it.
+  const sum = children.reduce((acc, o) => addBilling(acc, o.billing), ZERO_BILLING);
+  expect(outcome.billing).toEqual(sum);
+  expect(outcome.billing.total).toBe(fleet.totalRequests);
+  expect(outcome.billing.billed + outcome.billing.failed).toBe(fleet.totalRequests);
+  expect(outcome.rounds).toEqual([{ round: 0, batches: 12, billing: sum }]);
+  expect(fleet.recorded.map((r) => r.outcome.batchId).sort()).toEqual(
+    outcome.batches.map((b) => b.batchId).sort(),
+  );
+  // Every run stays near the threshold; a handful of reports per batch, not one an hour.
+  for (const h of histories) expect(h.events?.length).toBeLessThan(150 + 120);
+  const signals = histories
+    .flatMap((h) => h.events ?? [])
+    .filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+  expect(signals).toBeLessThanOrEqual(12 * 4);
+  // Each run replays: the carried state and the commands after continue-as-new are deterministic.
+  for (const h of histories) await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h);
+});
+
+test('cancelled after it continued as new: the cancel reaches every batch, whichever run started it', async () => {
+  const fleet = new FakeFleet(
+    'cancel-late',
+    longPlans(12, () => 300),
+    clock,
+  );
+  const { outcome, children, view } = await withFleet(fleet, async (taskQueue) => {
+    const handle = await env.client.workflow.start(submitBatch, {
+      taskQueue,
+      workflowId: submitWorkflowId('cancel-late'),
+      args: [submission('cancel-late', { continueAsNewAfterEvents: 100 })],
+    });
+    await env.sleep('10 hours');
+    const before = await handle.query(submitStatusQuery);
+    await handle.signal(cancelSignal, { reason: 'over budget', requestedBy: 'jest' });
+    const result = await handle.result();
+    return { outcome: result, children: await childOutcomes(result), view: before };
+  });
+
+  // The cancel came after a continue-as-new, with every batch started and running.
+  expect(view.run).toBeGreaterThan(1);
+  expect(view.batches).toHaveLength(12);
+  expect(view.batches.every((b) => b.status === 'in_progress')).toBe(true);
+  expect(outcome.status).toBe('cancelled');
+  expect(outcome.cancel).toMatchObject({ reason: 'over budget', requestedBy: 'jest', source: 'signal' });
+  expect(outcome.batches).toHaveLength(12);
+  for (const fake of fleet.fakes.values()) expect(fake.count('cancel')).toBe(1);
+  for (const [i, b] of outcome.batches.entries()) {
+    expect(b.outcome).toEqual(children[i]);
+    expect(b.outcome?.status).toBe('cancelled');
+    expect(b.outcome?.cancel?.reason).toBe('over budget');
+  }
+  const sum = children.reduce((acc, o) => addBilling(acc, o.billing), ZERO_BILLING);
+  expect(outcome.billing).toEqual(sum);
+  // Cancelled after about 10 h of 300: most requests never ran, and are not billed.
+  expect(outcome.billing.notRun).toBeGreaterThan(outcome.billing.billed);
+  expect(outcome.billing.total).toBe(fleet.totalRequests);
+});
