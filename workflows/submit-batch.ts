@@ -32,6 +32,7 @@ import {
   type SubmitWorkflowInput,
   type SubmittedBatch,
 } from './messages';
+import { InvalidPollPolicyError, resolvePollPolicy } from './poll-schedule';
 import { startMetadata } from './presentation';
 import { runLegacySubmission } from './submit-batch-legacy';
 import { SubmissionState, type BatchFailure } from './submission-state';
@@ -101,11 +102,10 @@ export interface SubmissionSteps {
  * whatever the number of batches and the window: the workflow continues as new with its state.
  */
 export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOutcome> {
-  if (!input?.provider || !input.submission?.endpoint || !input.submission.source) {
-    throw ApplicationFailure.nonRetryable(
-      'Invalid input: provider, submission.source and submission.endpoint are required',
-      'InvalidInput',
-    );
+  // Before anything reads the input: a bad one fails the workflow, not its tasks (which would retry forever).
+  const problems = inputProblems(input);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(`Invalid input: ${problems.join('; ')}`, 'InvalidInput');
   }
   const info = workflowInfo();
   // Decided once, at the start: a run that started its batches with REQUEST_CANCEL must never continue as new.
@@ -475,4 +475,73 @@ function rootMessage(err: unknown): string {
 function rootType(err: unknown): string | null {
   const root = rootFailure(err);
   return root instanceof ApplicationFailure ? (root.type ?? null) : null;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+/**
+ * Shapes and types only; what a provider accepts (endpoint, window, metadata and limit values) the validation
+ * activity checks, with every problem by line.
+ */
+function inputProblems(input: SubmitWorkflowInput): string[] {
+  if (!isObject(input)) return ['input must be an object'];
+  const problems: string[] = [];
+  if (!nonEmptyString(input.provider))
+    problems.push('provider must name a provider profile configured on the worker');
+  const submission: unknown = input.submission;
+  if (!isObject(submission)) {
+    problems.push('submission must be an object with source and endpoint');
+  } else {
+    const source = submission.source;
+    if (source === undefined || source === null) {
+      problems.push('submission.source is required: {"path": ...} or {"fileId": ...}');
+    } else if (!isObject(source) || !(nonEmptyString(source.path) || nonEmptyString(source.fileId))) {
+      problems.push('submission.source must be {"path": non-empty string} or {"fileId": non-empty string}');
+    }
+    if (!nonEmptyString(submission.endpoint)) problems.push('submission.endpoint must be a non-empty string');
+    for (const key of ['completionWindow', 'defaultModel'] as const) {
+      if (submission[key] !== undefined && typeof submission[key] !== 'string')
+        problems.push(`submission.${key} must be a string`);
+    }
+    const metadata = submission.metadata;
+    if (
+      metadata !== undefined &&
+      (!isObject(metadata) || Object.values(metadata).some((v) => typeof v !== 'string'))
+    ) {
+      problems.push('submission.metadata must be an object of strings');
+    }
+    if (submission.limits !== undefined && !isObject(submission.limits))
+      problems.push('submission.limits must be an object');
+  }
+  const resubmit: unknown = input.resubmit;
+  if (resubmit !== undefined) {
+    if (!isObject(resubmit)) problems.push('resubmit must be an object');
+    else {
+      if (resubmit.rounds !== undefined && !(typeof resubmit.rounds === 'number' && resubmit.rounds >= 0))
+        problems.push('resubmit.rounds must be a number >= 0');
+      if (resubmit.mode !== undefined && resubmit.mode !== 'unsuccessful' && resubmit.mode !== 'retryable')
+        problems.push("resubmit.mode must be 'unsuccessful' or 'retryable'");
+    }
+  }
+  // Checked here as each batch workflow would check it: after the batches are created (and paid for) is too late.
+  if (input.pollPolicy !== undefined) {
+    if (!isObject(input.pollPolicy)) problems.push('pollPolicy must be an object');
+    else {
+      try {
+        resolvePollPolicy(input.pollPolicy);
+      } catch (err) {
+        if (!(err instanceof InvalidPollPolicyError)) throw err;
+        problems.push(err.message.replace(/^Invalid poll policy: /, 'pollPolicy: '));
+      }
+    }
+  }
+  if (input.results !== undefined && !isObject(input.results)) problems.push('results must be an object');
+  if (input.searchAttributes !== undefined && typeof input.searchAttributes !== 'boolean')
+    problems.push('searchAttributes must be a boolean');
+  const can: unknown = input.continueAsNewAfterEvents;
+  if (can !== undefined && !(typeof can === 'number' && Number.isInteger(can) && can > 0))
+    problems.push('continueAsNewAfterEvents must be a positive integer');
+  return problems;
 }
