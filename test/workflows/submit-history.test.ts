@@ -4,10 +4,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { submitBatch, type batchLifecycle } from '../../workflows';
-import { addBilling, ZERO_BILLING } from '../../workflows/billing';
+import { toSnapshot } from '../../activities';
+import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/billing';
 import {
   batchWorkflowId,
   cancelSignal,
+  childProgressSignal,
   submitStatusQuery,
   submitWorkflowId,
   type BatchOutcome,
@@ -51,10 +53,14 @@ function submission(name: string, extra: Partial<SubmitWorkflowInput> = {}): Sub
 }
 
 /** Runs `fn` on a worker with the fleet's activities, time skipping kept going (see child-lock-watcher). */
-async function withFleet<T>(fleet: FakeFleet, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withFleet<T>(
+  fleet: FakeFleet,
+  fn: (taskQueue: string) => Promise<T>,
+  options: Parameters<typeof withWorker>[3] = {},
+): Promise<T> {
   const watcher = watchOrphanedChildLocks(env, () => [...fleet.fakes.keys()].map(batchWorkflowId));
   try {
-    return await withWorker(env, fleet.activities(), fn);
+    return await withWorker(env, fleet.activities(), fn, options);
   } finally {
     await watcher.stop();
   }
@@ -75,11 +81,15 @@ async function runs(handle: WorkflowHandle & { firstExecutionRunId: string }): P
   return out;
 }
 
-/** The batch workflows' own results: what the submission's totals must add up to. */
+/**
+ * The batch workflows' own results: what the submission's totals must add up to. One at a time: the test client
+ * unlocks time skipping around each result(), and concurrent unlocks would unbalance the server's lock count.
+ */
 async function childOutcomes(outcome: SubmitOutcome): Promise<BatchOutcome[]> {
-  return Promise.all(
-    outcome.batches.map((b) => env.client.workflow.getHandle<typeof batchLifecycle>(b.workflowId).result()),
-  );
+  const out: BatchOutcome[] = [];
+  for (const b of outcome.batches)
+    out.push(await env.client.workflow.getHandle<typeof batchLifecycle>(b.workflowId).result());
+  return out;
 }
 
 test('12 batches over a 336 h window: the submission continues as new and ends with every outcome, billed as its batches were', async () => {
@@ -164,4 +174,92 @@ test('cancelled after it continued as new: the cancel reaches every batch, which
   // Cancelled after about 10 h of 300: most requests never ran, and are not billed.
   expect(outcome.billing.notRun).toBeGreaterThan(outcome.billing.billed);
   expect(outcome.billing.total).toBe(fleet.totalRequests);
+});
+
+test('a cancel that lands with the last outcomes: the submission closes only once the cancel reached every batch', async () => {
+  const fleet = new FakeFleet(
+    'handlers',
+    longPlans(12, () => 300),
+    clock,
+  );
+  const workflowId = submitWorkflowId('handlers');
+  // The batches run, and the submission continues as new after it created the last one.
+  const { taskQueue, runId } = await withFleet(
+    fleet,
+    async (tq) => {
+      const started = await env.client.workflow.start(submitBatch, {
+        taskQueue: tq,
+        workflowId,
+        args: [submission('handlers', { continueAsNewAfterEvents: 100 })],
+      });
+      await env.sleep('10 minutes');
+      const view = await started.query(submitStatusQuery);
+      expect(view.batches.map((b) => b.status)).toEqual(Array(12).fill('in_progress'));
+      return { taskQueue: tq, runId: (await started.describe()).runId };
+    },
+    // No workflow cache: the stopped worker leaves no sticky queue for the next workflow task to wait on.
+    { worker: { maxCachedWorkflows: 0 } },
+  );
+  const current = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+  // So nothing is left for this run to wait on but reports (no batch workflow of its own to see close).
+  expect(current.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+
+  // No worker now: a cancel, then every batch's last report, all in the submission's next workflow task. The
+  // cancel handler starts forwarding to 12 running batches; the reports then end the last round at once.
+  const handle = env.client.workflow.getHandle<typeof submitBatch>(workflowId);
+  await handle.signal(cancelSignal, { reason: 'late', requestedBy: 'jest' });
+  const now = Math.floor((await env.currentTimeMs()) / 1000);
+  for (const [batchId, fake] of fleet.fakes) {
+    const snapshot = { ...toSnapshot(fake.stateAt(now)), status: 'completed' as const };
+    const outcome: BatchOutcome = {
+      batchId,
+      provider: 'fake',
+      status: 'completed',
+      billing: computeBilling(snapshot),
+      errors: [],
+      cancel: null,
+      snapshot,
+      providerCalls: 1,
+      runs: 1,
+      results: null,
+      resultsError: null,
+    };
+    await handle.signal(childProgressSignal, {
+      batchId,
+      workflowId: batchWorkflowId(batchId),
+      chunkIndex: 0,
+      round: 0,
+      status: 'completed',
+      requestCounts: snapshot.requestCounts,
+      outcome,
+    });
+  }
+
+  // Another worker takes over the task queue.
+  const { outcome, last } = await withFleet(
+    fleet,
+    async () => {
+      const result = await handle.result();
+      // The batches got the cancel: they end (cancelled at the provider) before this worker stops.
+      for (const id of fleet.fakes.keys()) await env.client.workflow.getHandle(batchWorkflowId(id)).result();
+      const { runId: lastRun } = await handle.describe();
+      return {
+        outcome: result,
+        last: await env.client.workflow.getHandle(workflowId, lastRun).fetchHistory(),
+      };
+    },
+    { taskQueue },
+  );
+  expect(outcome.status).toBe('cancelled');
+  expect(outcome.batches.every((b) => b.outcome?.status === 'completed')).toBe(true);
+  // Each forwarded cancel was delivered while the submission was still open: it waited for its cancel handler.
+  const events = last.events ?? [];
+  const forwarded = events.filter(
+    (e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'cancel',
+  );
+  const delivered = events.filter((e) => e.externalWorkflowExecutionSignaledEventAttributes);
+  expect(forwarded).toHaveLength(12);
+  expect(delivered).toHaveLength(12);
+  expect(events[events.length - 1].workflowExecutionCompletedEventAttributes).toBeTruthy();
+  for (const fake of fleet.fakes.values()) expect(fake.count('cancel')).toBe(1);
 });
