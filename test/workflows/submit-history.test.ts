@@ -1,6 +1,6 @@
 // Submissions whose history would outgrow Temporal's limits: many batches over long windows, on the time-skipping
 // server with scripted batches (FakeFleet) through the real retrieve, cancel and ledger activities.
-import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { submitBatch, type batchLifecycle } from '../../workflows';
@@ -67,11 +67,11 @@ async function withFleet<T>(
 }
 
 /** Every run of a continue-as-new chain, first to last. */
-async function runs(handle: WorkflowHandle & { firstExecutionRunId: string }): Promise<History[]> {
+async function runs(workflowId: string, firstRunId: string): Promise<History[]> {
   const out: History[] = [];
-  let runId: string | undefined = handle.firstExecutionRunId;
+  let runId: string | undefined = firstRunId;
   while (runId) {
-    const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const history: History = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
     out.push(history);
     const events = history.events ?? [];
     runId =
@@ -105,7 +105,11 @@ test('12 batches over a 336 h window: the submission continues as new and ends w
       args: [submission('long', { continueAsNewAfterEvents: 150 })],
     });
     const result = await handle.result();
-    return { outcome: result, histories: await runs(handle), children: await childOutcomes(result) };
+    return {
+      outcome: result,
+      histories: await runs(handle.workflowId, handle.firstExecutionRunId),
+      children: await childOutcomes(result),
+    };
   });
 
   expect(histories.length).toBeGreaterThan(1);
@@ -262,4 +266,65 @@ test('a cancel that lands with the last outcomes: the submission closes only onc
   expect(delivered).toHaveLength(12);
   expect(events[events.length - 1].workflowExecutionCompletedEventAttributes).toBeTruthy();
   for (const fake of fleet.fakes.values()) expect(fake.count('cancel')).toBe(1);
+});
+
+test('a submission started before bounded history finishes on its old road after the deploy', async () => {
+  const fleet = new FakeFleet(
+    'deploy',
+    longPlans(4, (i) => 24 + 6 * i),
+    clock,
+  );
+  const workflowId = submitWorkflowId('deploy');
+  const input = submission('deploy', {
+    continueAsNewAfterEvents: 100,
+    pollPolicy: { maxIntervalSeconds: HOUR },
+  });
+  // The old code: no patch activates, as in a run that started before they existed.
+  const { taskQueue, firstRunId, atDeploy } = await withFleet(
+    fleet,
+    async (tq) => {
+      const started = await env.client.workflow.start(submitBatch, {
+        taskQueue: tq,
+        workflowId,
+        args: [input],
+      });
+      await env.sleep('6 hours');
+      const { historyLength } = await started.describe();
+      return { taskQueue: tq, firstRunId: started.firstExecutionRunId, atDeploy: historyLength };
+    },
+    { worker: { maxCachedWorkflows: 0, patchActivationCallback: () => false } },
+  );
+  // The new code takes over.
+  const handle = env.client.workflow.getHandle<typeof submitBatch>(workflowId);
+  const { outcome, histories, children } = await withFleet(
+    fleet,
+    async () => {
+      const result = await handle.result();
+      return {
+        outcome: result,
+        histories: await runs(workflowId, firstRunId),
+        children: await childOutcomes(result),
+      };
+    },
+    { taskQueue },
+  );
+  expect(outcome.status).toBe('completed');
+  expect(outcome.billing).toEqual(children.reduce((acc, o) => addBilling(acc, o.billing), ZERO_BILLING));
+  // One run well past the threshold: a run that started its batches with REQUEST_CANCEL never continues as new.
+  expect(histories).toHaveLength(1);
+  const events = histories[0].events ?? [];
+  expect(events.length).toBeGreaterThan(100);
+  const starts = events.flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes ?? []);
+  expect(starts).toHaveLength(4);
+  for (const s of starts) {
+    expect(s.parentClosePolicy).toBe(
+      temporal.api.enums.v1.ParentClosePolicy.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+    );
+  }
+  // Its batches, on the new code too, kept reporting hourly (18 to 36 more hours each), as their parent expects.
+  const reports = events
+    .slice(atDeploy)
+    .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'childProgress');
+  expect(reports.length).toBeGreaterThan(4 * 15);
+  for (const h of histories) await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h);
 });
