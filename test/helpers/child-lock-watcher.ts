@@ -18,11 +18,16 @@ export interface ChildLockWatcher {
  */
 export function watchOrphanedChildLocks(
   env: TestWorkflowEnvironment,
-  childIds: () => string[],
+  childIds: () => string[] | Promise<string[]>,
   intervalMs = 50,
 ): ChildLockWatcher {
   let stopped = false;
   let released = 0;
+  /** Every child id seen so far: a source that stops answering (a query once the worker is gone) loses none. */
+  const known = new Set<string>();
+  const refresh = async () => {
+    for (const id of await Promise.resolve(childIds()).catch(() => [])) known.add(id);
+  };
   const decided = new Set<string>();
   const parentHistories = new Map<string, History>();
 
@@ -61,7 +66,8 @@ export function watchOrphanedChildLocks(
 
   const loop = (async () => {
     while (!stopped) {
-      for (const id of childIds()) {
+      await refresh();
+      for (const id of known) {
         if (stopped) break;
         if (decided.has(id)) continue;
         await check(id).catch(() => undefined);
@@ -78,7 +84,8 @@ export function watchOrphanedChildLocks(
     async stop() {
       stopped = true;
       await loop;
-      for (const id of childIds()) if (!decided.has(id)) await check(id).catch(() => undefined);
+      await refresh();
+      for (const id of known) if (!decided.has(id)) await check(id).catch(() => undefined);
     },
   };
 }

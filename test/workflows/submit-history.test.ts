@@ -4,7 +4,11 @@ import { temporal } from '@temporalio/proto';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { submitBatch, type batchLifecycle } from '../../workflows';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toSnapshot } from '../../activities';
+import { startEmulator } from '../../src/emulator';
 import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/billing';
 import {
   batchWorkflowId,
@@ -17,6 +21,7 @@ import {
   type SubmitWorkflowInput,
 } from '../../workflows/messages';
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
+import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
@@ -327,4 +332,87 @@ test('a submission started before bounded history finishes on its old road after
     .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'childProgress');
   expect(reports.length).toBeGreaterThan(4 * 15);
   for (const h of histories) await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h);
+});
+
+test('a resubmission round across continue-as-new: exactly the failed lines run again, totals kept apart', async () => {
+  // Real files and the real activities on the emulator: the carried staging paths and resubmission cursor are used.
+  const emu = await startEmulator({ ...FAST_EMULATOR, apiKey: 'sk-history', failureRate: 0.5 });
+  const dir = mkdtempSync(join(tmpdir(), 'bk-history-'));
+  try {
+    const path = join(dir, 'resubmit.jsonl');
+    const line = (i: number) => ({
+      custom_id: `q-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${i}` }] },
+    });
+    writeFileSync(path, Array.from({ length: 120 }, (_, i) => JSON.stringify(line(i))).join('\n') + '\n');
+    const workflowId = submitWorkflowId('resubmit-history');
+    // The batch workflows, as they are created (for the lock watcher; querying the submission would need a worker).
+    const activities = emulatorActivities(emu, dir);
+    const children: string[] = [];
+    const createBatch: typeof activities.createBatch = async (input) => {
+      const created = await activities.createBatch(input);
+      children.push(batchWorkflowId(created.snapshot.id));
+      return created;
+    };
+    const watcher = watchOrphanedChildLocks(env, () => children);
+    const { outcome, histories } = await withWorker(
+      env,
+      { ...activities, createBatch },
+      async (taskQueue) => {
+        const started = await env.client.workflow.start(submitBatch, {
+          taskQueue,
+          workflowId,
+          args: [
+            {
+              provider: 'emu',
+              // 24 batches: looking for their failed lines takes two activities each, more than a run holds.
+              submission: { source: { path }, endpoint: '/v1/chat/completions', limits: { maxLines: 5 } },
+              pollPolicy: { initialIntervalSeconds: 1, maxIntervalSeconds: 2 },
+              resubmit: { rounds: 1 },
+              continueAsNewAfterEvents: 100,
+            },
+          ],
+        });
+        const result = await started.result();
+        // Every batch workflow ends before the worker goes (a run that continued as new does not wait for them).
+        for (const b of result.batches) await env.client.workflow.getHandle(b.workflowId).result();
+        return { outcome: result, histories: await runs(workflowId, started.firstExecutionRunId) };
+      },
+    ).finally(() => watcher.stop());
+
+    expect(outcome.runs).toBe(histories.length);
+    // The resubmission was built across a continue-as-new: the carried cursor and staging paths were used.
+    const building = histories.filter((h) =>
+      (h.events ?? []).some(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'buildResubmission',
+      ),
+    );
+    for (const h of histories)
+      console.log(
+        'RUN',
+        h.events?.length,
+        (h.events ?? [])
+          .flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [])
+          .join(','),
+      );
+    expect(building.length).toBeGreaterThan(1);
+    const [first, second] = outcome.rounds;
+    expect(first).toMatchObject({ round: 0, batches: 24 });
+    expect(first.billing.total).toBe(120);
+    expect(first.billing.failed).toBeGreaterThan(0);
+    expect(second.round).toBe(1);
+    expect(second.billing.total).toBe(first.billing.failed);
+    expect(outcome.billing).toEqual(first.billing);
+    for (const r of outcome.rounds) {
+      const mine = outcome.batches.filter((b) => b.round === r.round);
+      expect(mine).toHaveLength(r.batches);
+      expect(r.billing).toEqual(
+        mine.reduce((acc, b) => addBilling(acc, b.outcome?.billing ?? ZERO_BILLING), ZERO_BILLING),
+      );
+    }
+  } finally {
+    await emu.close();
+  }
 });
