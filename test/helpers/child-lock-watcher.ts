@@ -2,7 +2,7 @@
 // skipping "until the parent is notified", and only the parent's run releases that lock. A child that outlives the
 // run that started it (the parent continued as new) is never delivered (the real server drops that notification),
 // so the lock leaks and time stops skipping for good: a 336 h window would then take 336 real hours.
-// (TestWorkflowMutableStateImpl.processCompleteWorkflowExecution: `ctx.lockTimer("... notify parent")`.)
+// (TestWorkflowMutableStateImpl, on complete, fail and cancel: `ctx.lockTimer("... notify parent")`.)
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { History } from '@temporalio/common/lib/proto-utils';
 
@@ -45,6 +45,11 @@ export function watchOrphanedChildLocks(
   const check = async (childId: string) => {
     const child = await env.client.workflow.getHandle(childId).describe();
     if (child.status.name === 'RUNNING') return;
+    // Only these close paths take the lock ("... notify parent"); a terminated or timed-out child takes none.
+    if (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(child.status.name)) {
+      decided.add(childId);
+      return;
+    }
     const parent = child.raw.workflowExecutionInfo?.parentExecution;
     if (!parent?.workflowId || !parent.runId) {
       decided.add(childId);

@@ -1,5 +1,7 @@
 // Submissions whose history would outgrow Temporal's limits: many batches over long windows, on the time-skipping
 // server with scripted batches (FakeFleet) through the real retrieve, cancel and ledger activities.
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
@@ -415,4 +417,42 @@ test('a resubmission round across continue-as-new: exactly the failed lines run 
   } finally {
     await emu.close();
   }
+});
+
+test('a batch workflow terminated by hand after the submission continued as new: its cancel finds it closed, and the submission ends', async () => {
+  const fleet = new FakeFleet(
+    'terminated',
+    longPlans(12, () => 300),
+    clock,
+  );
+  const err = await withFleet(fleet, async (taskQueue) => {
+    const handle = await env.client.workflow.start(submitBatch, {
+      taskQueue,
+      workflowId: submitWorkflowId('terminated'),
+      args: [submission('terminated', { continueAsNewAfterEvents: 100 })],
+    });
+    await env.sleep('10 hours');
+    const view = await handle.query(submitStatusQuery);
+    expect(view.run).toBeGreaterThan(1);
+    // The first batch was started by the first run, which is closed: no completion of it can reach this run.
+    const gone = view.batches.find((b) => b.chunkIndex === 0)?.workflowId as string;
+    await env.client.workflow.getHandle(gone).terminate('by hand');
+    await handle.signal(cancelSignal, { reason: 'stop', requestedBy: 'jest' });
+    const failed = await handle.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    for (const b of view.batches.filter((x) => x.workflowId !== gone))
+      await env.client.workflow.getHandle(b.workflowId).result();
+    return { failed, gone };
+  });
+  // It fails naming the batch workflow that never reported, after every other batch was cancelled and billed.
+  expect(err.failed).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err.failed as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause.type).toBe('BatchWorkflowFailed');
+  expect(cause.message).toBe(
+    `batch workflow ${err.gone} failed: the batch workflow closed without reporting an outcome`,
+  );
+  expect([...fleet.fakes.values()].filter((f) => f.count('cancel') === 1)).toHaveLength(11);
+  expect(fleet.recorded).toHaveLength(11);
 });
