@@ -41,9 +41,9 @@ import type { CreateBatchResult, SubmissionChunk, ValidatedSubmission } from './
 const MAX_RESUBMIT_ROUNDS = 3;
 
 /**
- * Continue-as-new before a run's history grows large even if the server never suggests it (it does at ~4K events
- * by default): the bound batchLifecycle uses too. A run also makes some progress before it may continue, so the
- * smallest threshold a test may set cannot loop.
+ * Continue-as-new before a run's history grows large even if the server never suggests it: the bound
+ * batchLifecycle uses too. A run also makes some progress before it may continue, so the smallest threshold a
+ * test may set cannot loop.
  */
 const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
 const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
