@@ -29,9 +29,19 @@ describe('determinism', () => {
     }
   });
 
-  test('histories recorded now replay too (signals, timers and cancellation included)', async () => {
-    const scenarios = await recordScenarios(env, '_fresh');
-    expect(scenarios.map((s) => s.name)).toEqual(['completed', 'signal-cancelled', 'workflow-cancelled']);
+  test('histories recorded now, on every path, replay too (what the next release freezes)', async () => {
+    const scenarios = await recordScenarios(env, '_fresh', { all: true });
+    expect(scenarios.map((s) => s.name)).toEqual([
+      'completed',
+      'signal-cancelled',
+      'workflow-cancelled',
+      'continue-as-new-run1',
+      'continue-as-new-run2',
+      'cancel-too-late',
+      'access-paused-then-resumed',
+      'submission-several-children-resubmitted',
+      'batch-with-parent-submission',
+    ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));
       expect(types.size).toBeGreaterThan(5);
