@@ -302,7 +302,25 @@ export interface ChildProgress {
   requestCounts: RequestCounts;
 }
 
+/**
+ * A provider's webhook about a batch (OpenAI: `batch.completed`, `batch.failed`, `batch.expired`,
+ * `batch.cancelled`), verified by the receiver and forwarded to `batch-<id>`. A hint, never the truth: the workflow
+ * retrieves the batch at once and follows its normal path; duplicates, late or out-of-order events change nothing.
+ */
+export interface ProviderEvent {
+  /** The `webhook-id` header: the same for every delivery of one event (deduplication key). */
+  webhookId: string;
+  /** e.g. `batch.completed`. */
+  type: string;
+  /** The event's `created_at` (unix seconds). */
+  createdAt: number;
+  batchId: string;
+  /** Provider profile whose endpoint received it. */
+  provider: string;
+}
+
 export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
+export const providerEventSignal = defineSignal<[ProviderEvent]>('providerEvent');
 export const childProgressSignal = defineSignal<[ChildProgress]>('childProgress');
 export const statusQuery = defineQuery<BatchStatusView>('status');
 
