@@ -23,6 +23,7 @@ import { computeBilling } from './billing';
 import {
   cancelSignal,
   childProgressSignal,
+  providerEventSignal,
   isTerminal,
   statusQuery,
   type BatchOutcome,
@@ -31,6 +32,7 @@ import {
   type BatchWorkflowInput,
   type CancelSource,
   type ProviderAccessLoss,
+  type ProviderEventsRecord,
   type CarriedState,
   type PollPolicy,
   type ResultsRecord,
@@ -42,6 +44,7 @@ import {
   initialSchedule,
   nextWaitSeconds,
   observe,
+  pushedPolicy,
   resolvePollPolicy,
 } from './poll-schedule';
 import { currentDetails, formatDuration } from './presentation';
@@ -85,6 +88,8 @@ const ACCESS_LOSS_TYPES: readonly string[] = [
   ErrorTypes.notFound,
 ];
 const ACCESS_RETRY_SECONDS = 600;
+/** Webhook ids remembered for deduplication (providers redeliver the same event, in no guaranteed order). */
+const RECENT_EVENT_IDS = 50;
 
 export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const ref = validateInput(input);
@@ -97,6 +102,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     results: ResultsRecord | null;
     resultsError: string | null;
     accessLost: ProviderAccessLoss | null;
+    events: ProviderEventsRecord;
   } = {
     snapshot: carried?.snapshot ?? null,
     cancel: carried?.cancel ?? null,
@@ -110,11 +116,16 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     results: null,
     resultsError: null,
     accessLost: carried?.accessLost ?? null,
+    events: carried?.events ?? { received: 0, duplicates: 0, late: 0, last: null, recentIds: [] },
     lastPolledAt: null,
     nextPollAt: null,
   };
 
   const terminalNow = () => state.snapshot !== null && isTerminal(state.snapshot.status);
+  // Pushed (webhooks on the worker's profile): polls are a sparse safety net.
+  const pollPolicy = () => (state.snapshot?.pushed ? pushedPolicy(policy) : policy);
+  /** A provider event arrived since the last call: look at the batch now. */
+  let eventPending = false;
   const cancelPending = () => state.cancel !== null && !state.cancel.tooLate && !state.cancelSent;
 
   const requestCancel = (request: unknown, source: CancelSource) => {
@@ -144,6 +155,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         polls: state.polls,
         run: state.runs,
         accessLost: state.accessLost,
+        events: state.events,
       }),
     );
     if (input.searchAttributes === false) return;
@@ -166,6 +178,34 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     },
   );
   setHandler(
+    providerEventSignal,
+    (event) => {
+      // A hint, never the truth: the batch is retrieved at once and follows its normal path.
+      if (!event || typeof event.webhookId !== 'string' || typeof event.type !== 'string') return;
+      const events = state.events;
+      if (events.recentIds.includes(event.webhookId)) {
+        events.duplicates += 1;
+        return;
+      }
+      events.recentIds = [...events.recentIds, event.webhookId].slice(-RECENT_EVENT_IDS);
+      events.received += 1;
+      events.last = {
+        type: event.type,
+        webhookId: event.webhookId,
+        createdAt: typeof event.createdAt === 'number' ? event.createdAt : 0,
+        receivedAt: new Date().toISOString(),
+      };
+      if (terminalNow()) events.late += 1;
+      else eventPending = true;
+      publish();
+    },
+    {
+      description:
+        'A verified provider webhook about this batch (sent by `batchkeeper webhooks`): the batch is retrieved ' +
+        'at once. Duplicates, late and out-of-order events change nothing.',
+    },
+  );
+  setHandler(
     statusQuery,
     (): BatchStatusView => ({
       batchId: ref.batchId,
@@ -180,10 +220,11 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       nextPollAt: state.nextPollAt,
       startedAt: state.startedAt,
       run: state.runs,
-      pollPolicy: policy,
+      pollPolicy: pollPolicy(),
       results: state.results,
       resultsError: state.resultsError,
       accessLost: state.accessLost,
+      events: state.events,
     }),
     {
       description:
@@ -221,7 +262,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
   const apply = async (snapshot: BatchSnapshot) => {
     state.snapshot = snapshot;
-    state.schedule = observe(state.schedule, snapshot, nowSeconds(), policy);
+    state.schedule = observe(state.schedule, snapshot, nowSeconds(), pollPolicy());
     state.lastPolledAt = new Date().toISOString();
     publish();
     await reportToParent();
@@ -285,6 +326,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
   const track = async (allowContinueAsNew: boolean) => {
     while (!terminalNow()) {
+      eventPending = false;
       const reached = await callProvider();
       if (terminalNow()) break;
 
@@ -304,6 +346,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
               runs: state.runs,
               startedAt: state.startedAt,
               ...(state.accessLost ? { accessLost: state.accessLost } : {}),
+              ...(state.events.received + state.events.duplicates > 0 ? { events: state.events } : {}),
             },
           });
         }
@@ -311,14 +354,14 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
       const snapshot = state.snapshot as BatchSnapshot;
       const waitSeconds = reached
-        ? nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent)
+        ? nextWaitSeconds(state.schedule, snapshot, nowSeconds(), pollPolicy(), state.cancelSent)
         : ACCESS_RETRY_SECONDS;
       state.nextPollAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
       nextPollInSeconds = waitSeconds;
       publish();
       if (reached) {
-        // A cancel ends the wait at once; otherwise the durable timer fires.
-        await condition(cancelPending, waitSeconds * 1000, {
+        // A cancel or a provider event ends the wait at once; otherwise the durable timer fires.
+        await condition(() => cancelPending() || eventPending, waitSeconds * 1000, {
           summary: `next poll in ${formatDuration(waitSeconds)}`,
         });
       } else {

@@ -90,6 +90,11 @@ export interface BatchSnapshot {
   /** The batch's model where the provider reports one (OpenAI does; DashScope does not). */
   model?: string | null;
   /**
+   * Set by the worker (not the provider): its profile receives this provider's webhooks, so polls are a sparse
+   * safety net and a `providerEvent` signal ends the wait.
+   */
+  pushed?: boolean;
+  /**
    * What the provider's answer got wrong, when it was usable anyway (an unknown status, missing or
    * inconsistent request_counts, malformed errors): shown in status and carried into billing as discrepancies.
    */
@@ -231,7 +236,21 @@ export interface ProviderAccessLoss {
   attempts: number;
 }
 
+/** Provider events (webhooks) this workflow received: counts and the last one, for status and the Web UI. */
+export interface ProviderEventsRecord {
+  received: number;
+  /** Deliveries of an event already received (same webhook id): ignored. */
+  duplicates: number;
+  /** Events that arrived after the batch's terminal status was seen: ignored. */
+  late: number;
+  last: { type: string; webhookId: string; createdAt: number; receivedAt: string } | null;
+  /** Recent webhook ids (bounded) for deduplication across continue-as-new. */
+  recentIds: string[];
+}
+
 export interface CarriedState {
+  /** Provider events so far (absent in runs carried by earlier versions). */
+  events?: ProviderEventsRecord;
   /** Set while the provider refuses access (absent in runs carried by earlier versions). */
   accessLost?: ProviderAccessLoss | null;
   snapshot: BatchSnapshot | null;
@@ -275,6 +294,8 @@ export interface BatchStatusView {
   resultsError: string | null;
   /** Non-null while tracking is paused because the provider refuses our key or profile (the batch still bills). */
   accessLost?: ProviderAccessLoss | null;
+  /** Provider webhooks received for this batch. */
+  events?: ProviderEventsRecord;
 }
 
 export interface BatchOutcome {
