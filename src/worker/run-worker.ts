@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from './ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { keyStatus } from '../config/providers';
 import type { WorkerConfig } from '../config/worker-config';
