@@ -15,6 +15,7 @@ import { startWebhookReceiver, type RunningReceiver } from '../../src/webhooks/r
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
+import { eventually, terminateIdle } from './polling';
 import { batchEvent, newSecret, signedHeaders } from './signing';
 
 const env = useTimeSkippingEnv();
@@ -56,28 +57,6 @@ async function providerEventSignals(batchId: string): Promise<ProviderEvent[]> {
     .map((e) => e.workflowExecutionSignaledEventAttributes)
     .filter((a) => a?.signalName === 'providerEvent')
     .map((a) => defaultPayloadConverter.fromPayload<ProviderEvent>(a!.input!.payloads![0]));
-}
-
-/**
- * Terminates once no activity is in flight: the time-skipping server keeps time frozen for an activity that a
- * termination orphaned, which would stall every later test of the file.
- */
-async function terminateIdle(batchId: string): Promise<void> {
-  const handle = env.client.workflow.getHandle(batchWorkflowId(batchId));
-  await eventually(
-    () => handle.describe(),
-    (d) => (d.raw.pendingActivities ?? []).length === 0,
-  );
-  await handle.terminate('test done');
-}
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test('a verified event signals the running workflow, which records it and retrieves the batch at once', async () => {
@@ -125,7 +104,7 @@ test('a verified event signals the running workflow, which records it and retrie
     } finally {
       await r.close();
     }
-    await terminateIdle('wh_run');
+    await terminateIdle(env.client, 'wh_run');
   });
 });
 
@@ -160,7 +139,7 @@ test('a redelivery after a restart (in-memory dedup lost) is signalled again and
     expect(view.events).toMatchObject({ received: 1, duplicates: 1 });
     // Read after the query: a signal that arrives during a workflow task enters history when that task ends.
     expect(await providerEventSignals('wh_dup')).toHaveLength(2);
-    await terminateIdle('wh_dup');
+    await terminateIdle(env.client, 'wh_dup');
   });
 });
 
@@ -203,7 +182,7 @@ test('with trackUnknown, an event for an untracked batch starts batchLifecycle o
       (v) => v.snapshot !== null && v.events?.received === 1,
     );
     expect(view.snapshot?.id).toBe('wh_new');
-    await terminateIdle('wh_new');
+    await terminateIdle(env.client, 'wh_new');
   });
 });
 
