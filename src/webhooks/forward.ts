@@ -19,7 +19,7 @@ export type ForwardResult = 'signalled' | 'started' | 'untracked' | 'finished';
 export interface ForwardOptions {
   /** Task queue of the batchkeeper workers, for the workflows trackUnknown starts. */
   taskQueue: string;
-  /** A Temporal call that has not answered by then fails, so the provider gets a 5xx and retries. */
+  /** Default 5000: a Temporal call still unanswered by then fails, so the provider gets a 5xx and retries. */
   timeoutMs?: number;
 }
 
@@ -31,7 +31,7 @@ export class EventForwarder {
   ) {}
 
   async forward(event: ProviderEvent, trackUnknown: boolean): Promise<ForwardResult> {
-    const deadline = Date.now() + (this.options.timeoutMs ?? 8000);
+    const deadline = Date.now() + (this.options.timeoutMs ?? 5000);
     return this.client.withDeadline(deadline, async () => {
       if (await this.signal(event)) return 'signalled';
       return trackUnknown ? this.signalWithStart(event) : 'untracked';
