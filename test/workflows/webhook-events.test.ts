@@ -107,3 +107,32 @@ test('an event after the terminal status is recorded as late and changes nothing
   expect(outcome.status).toBe('completed');
   expect(fake.recorded).toHaveLength(1);
 });
+
+test('an event before the workflow saw in_progress (started by it, or while validating) is confirmed, never trusted', async () => {
+  const plan: BatchPlan = { id: 'batch_early_event', total: 20, runSeconds: HOUR, validatingSeconds: 600 };
+  const fake = newFake(plan);
+  const outcome = await withWorker(env, fake.activities(), async (taskQueue) => {
+    // Signal-with-start, as the receiver does with trackUnknown: the event arrives before any poll.
+    const handle = await env.client.workflow.signalWithStart(batchLifecycle, {
+      taskQueue,
+      workflowId: batchWorkflowId(plan.id),
+      args: [{ batchId: plan.id, provider: 'fake' }],
+      signal: providerEventSignal,
+      signalArgs: [event(plan.id, 'wh_first', await nowSeconds())],
+    });
+    await env.sleep('2 minutes');
+    const validating = await handle.query(statusQuery);
+    expect(validating.snapshot?.status).toBe('validating');
+    expect(validating.events?.received).toBe(1);
+    const calls = fake.count('retrieve');
+    // A second (early) event while validating: one immediate retrieve, which still says validating.
+    await handle.signal(providerEventSignal, event(plan.id, 'wh_second', await nowSeconds()));
+    await env.sleep('3 seconds');
+    expect(fake.count('retrieve')).toBe(calls + 1);
+    expect((await handle.query(statusQuery)).snapshot?.status).toBe('validating');
+    return handle.result();
+  });
+  expect(outcome.status).toBe('completed');
+  expect(outcome.billing.billed).toBe(20);
+  expect(fake.recorded).toHaveLength(1);
+});
