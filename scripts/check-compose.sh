@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validates docker-compose.yml without a Docker engine:
-#   1. `config -q` on the file, and again with the optional profiles (`emulator`, `webhooks`);
+#   1. `config -q` on the file, and again with the optional profiles (`emulator`, `webhooks`, `metrics`);
 #   2. every environment variable the worker reads (taken from the source, not from a list kept by hand) is set on
 #      the `worker` service, unless allowlisted below with a reason; the same for the `webhooks` service;
 #   3. the search attributes registered by docker/temporal/setup-namespace.sh are those of
@@ -8,10 +8,13 @@
 #   4. every image is pinned to a tag other than `latest`, and the worker has no container_name/host port
 #      (so `--scale worker=N` works);
 #   5. every published port binds to 127.0.0.1 by default (a clean environment plus .env.example), and
-#      BATCHKEEPER_BIND_ADDRESS moves exactly the Temporal frontend, the Web UI and the webhook receiver, nothing else;
+#      BATCHKEEPER_BIND_ADDRESS moves exactly the Temporal frontend, the Web UI, the webhook receiver, Prometheus and
+#      Grafana, nothing else;
 #   6. .env.example names exactly the variables the compose file interpolates, each with an empty value, and
 #      docs/docker.md (or docs/webhooks.md, for the receiver's) documents each; .env stays out of git and of the
-#      image build context.
+#      image build context;
+#   7. the metrics profile: Prometheus scrapes the port the workers serve metrics on, and Grafana's admin password
+#      comes from the environment, never from the file.
 # Uses `docker-compose` (Debian package) or `docker compose`; installs the Debian package when neither is there and
 # it runs as root. Never prints variable values (the host's API keys may be interpolated into the config).
 # Usage: scripts/check-compose.sh [compose-file]     Exit 0 when all checks pass, 1 otherwise.
@@ -37,7 +40,7 @@ WEBHOOKS_ALLOWLIST="
 BATCHKEEPER_PROVIDERS_FILE needs a file mounted into the container; the stack passes BATCHKEEPER_PROVIDERS (JSON).
 "
 # Optional profiles: every check renders the stack with all of them.
-PROFILES=(--profile emulator --profile webhooks)
+PROFILES=(--profile emulator --profile webhooks --profile metrics)
 
 log() { echo "check-compose: $*"; }
 fail=0
@@ -242,7 +245,7 @@ grep -qE '^    ports:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service publi
 # ---- 5. published ports: loopback unless BATCHKEEPER_BIND_ADDRESS says otherwise ----
 ENV_EXAMPLE=.env.example
 # Services BATCHKEEPER_BIND_ADDRESS publishes (docs/docker.md); every other port stays on loopback whatever it says.
-EXPOSABLE="temporal temporal-ui webhooks"
+EXPOSABLE="temporal temporal-ui webhooks prometheus grafana"
 
 # The normalized config of a clean environment (no host variables, .env.example instead of .env) plus "$@" as
 # variables: what a fresh checkout gets, whatever this shell or a local .env sets.
@@ -347,6 +350,25 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git check-ignore -q .env || problem ".gitignore does not ignore .env"
   git check-ignore -q "$ENV_EXAMPLE" && problem ".gitignore ignores $ENV_EXAMPLE (it must be committed)"
 fi
+
+# ---- 7. the metrics profile: Prometheus scrapes the workers' metrics port; Grafana's password is not in the file ----
+PROM_CONFIG=docker/prometheus/prometheus.yml
+before=$nproblems
+metrics_port="$(sed -nE "s/^      BATCHKEEPER_METRICS_PORT: *'?([0-9]+)'?$/\1/p" <<<"$WORKER_BLOCK")"
+scrape_ports="$(sed -nE 's/^ +port: *([0-9]+) *$/\1/p' "$PROM_CONFIG" 2>/dev/null | sort -u)"
+if [ -z "$metrics_port" ]; then
+  problem "the $SERVICE service sets no BATCHKEEPER_METRICS_PORT: Prometheus has nothing to scrape"
+elif [ "$scrape_ports" != "$metrics_port" ]; then
+  problem "$PROM_CONFIG scrapes port(s) $(tr '\n' ' ' <<<"$scrape_ports")but the workers serve metrics on $metrics_port"
+fi
+grep -qE "names: \['$SERVICE'\]" "$PROM_CONFIG" 2>/dev/null ||
+  problem "$PROM_CONFIG does not discover the '$SERVICE' replicas by DNS (dns_sd_configs names: ['$SERVICE'])"
+grafana_password="$(grep -E '^ +GF_SECURITY_ADMIN_PASSWORD:' "$FILE" || true)"
+if ! grep -qE '^ +GF_SECURITY_ADMIN_PASSWORD: \$\{[A-Z_]+:-\}$' <<<"$grafana_password"; then
+  problem "grafana's GF_SECURITY_ADMIN_PASSWORD must come from a variable with an empty default (\${NAME:-}), never the file"
+fi
+[ "$nproblems" -eq "$before" ] &&
+  log "ok: Prometheus scrapes the workers' metrics port $metrics_port; Grafana's admin password comes from the environment"
 
 if [ "$fail" -ne 0 ]; then
   log "FAILED"
