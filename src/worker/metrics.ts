@@ -8,12 +8,45 @@ import type {
   MetricMeter,
   MetricTags,
 } from '@temporalio/common';
+import { TERMINAL_STATUSES } from '../../workflows/messages';
 
 export type MetricLabel = 'provider' | 'status' | 'operation' | 'outcome';
 
+/** `operation` of provider calls: the Batch API call a request made (see provider-calls.ts). */
+export const PROVIDER_OPERATIONS = [
+  'retrieve',
+  'cancel',
+  'create',
+  'list',
+  'upload',
+  'download',
+  'delete',
+  'file_retrieve',
+  'file_list',
+  'other',
+] as const;
+export type ProviderOperation = (typeof PROVIDER_OPERATIONS)[number];
+
+/** `outcome` of provider calls, named after the activities' error classes. */
+export const CALL_OUTCOMES = [
+  'ok',
+  'rate_limited',
+  'auth',
+  'not_found',
+  'client_error',
+  'server_error',
+  'network',
+  'aborted',
+] as const;
+export type ProviderCallOutcome = (typeof CALL_OUTCOMES)[number];
+
 interface MetricSpec {
   name: string;
-  kind: 'counter' | 'gauge' | 'histogram';
+  /**
+   * As Prometheus sees it. A `running total` is a float gauge that only grows while the process lives: the
+   * runtime's counters hold integers, and money needs cents. Charted with increase(), like a counter.
+   */
+  kind: 'counter' | 'gauge' | 'running total' | 'histogram';
   unit: string;
   labels: readonly MetricLabel[];
   help: string;
@@ -58,12 +91,11 @@ export const METRICS = {
     help: 'Output tokens of recorded batches (batches whose tokens are unknown add nothing)',
   },
   estimatedCost: {
-    name: 'batchkeeper_batch_estimated_cost_usd',
-    kind: 'histogram',
+    name: 'batchkeeper_estimated_cost_usd',
+    kind: 'running total',
     unit: 'USD',
     labels: ['provider', 'status'],
-    help: 'Estimated cost per recorded batch, as in the ledger; _sum is the total in USD',
-    buckets: [0.01, 0.1, 1, 5, 10, 50, 100, 500, 1000, 5000],
+    help: 'Estimated cost of the batches this worker recorded since it started, as in the ledger (a running total: chart it with increase())',
   },
   providerCalls: {
     name: 'batchkeeper_provider_calls_total',
@@ -116,8 +148,7 @@ export interface BatchkeeperMetrics {
 }
 
 /**
- * Creates every instrument once on `meter` (the worker's `Runtime.instance().metricMeter`). The runtime's
- * counters hold integers, which is why money is a histogram: its float `_sum` is the running total.
+ * Creates every instrument once on `meter` (the worker's `Runtime.instance().metricMeter`).
  */
 export function createMetrics(meter: MetricMeter): BatchkeeperMetrics {
   const instrument = (spec: MetricSpec): ((value: number, labels: MetricTags) => void) => {
@@ -129,11 +160,20 @@ export function createMetrics(meter: MetricMeter): BatchkeeperMetrics {
     } else if (spec.kind === 'gauge') {
       const g: MetricGauge = meter.createGauge(name, 'int', unit, help);
       observe = (value, labels) => g.set(Math.round(value), labels);
+    } else if (spec.kind === 'running total') {
+      const g: MetricGauge = meter.createGauge(name, 'float', unit, help);
+      const totals = new Map<string, number>();
+      observe = (value, labels) => {
+        const key = JSON.stringify(Object.entries(labels).sort());
+        const total = (totals.get(key) ?? 0) + value;
+        totals.set(key, total);
+        g.set(total, labels);
+      };
     } else {
       const h: MetricHistogram = meter.createHistogram(name, 'float', unit, help);
       observe = (value, labels) => h.record(value, labels);
     }
-    // A NaN or negative value is a bug upstream; dropping it keeps one bad batch from poisoning a counter.
+    // A NaN or negative value is a bug upstream; dropping it keeps one bad batch from poisoning a total.
     return (value, labels) => {
       if (Number.isFinite(value) && value >= 0) observe(value, labels);
     };
@@ -141,4 +181,26 @@ export function createMetrics(meter: MetricMeter): BatchkeeperMetrics {
   return Object.fromEntries(
     Object.entries(METRICS).map(([key, spec]) => [key, instrument(spec)]),
   ) as unknown as BatchkeeperMetrics;
+}
+
+/**
+ * Exports every counter and total of the given provider profiles at 0 before anything happens. Prometheus'
+ * increase() cannot see the first value of a series that appears mid-window (a new worker's first completed
+ * batch would vanish from the charts); a series that starts at 0 has no first value to lose. Histograms cannot
+ * start empty through the runtime's meter: the dashboard's queries cover their new series instead.
+ */
+export function startSeriesAtZero(metrics: BatchkeeperMetrics, providers: readonly string[]): void {
+  for (const provider of providers) {
+    for (const status of TERMINAL_STATUSES) {
+      const labels = { provider, status };
+      metrics.batchesTerminal(0, labels);
+      metrics.requestsBilled(0, labels);
+      metrics.inputTokens(0, labels);
+      metrics.outputTokens(0, labels);
+      metrics.estimatedCost(0, labels);
+    }
+    for (const operation of PROVIDER_OPERATIONS) {
+      for (const outcome of CALL_OUTCOMES) metrics.providerCalls(0, { provider, operation, outcome });
+    }
+  }
 }

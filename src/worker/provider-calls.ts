@@ -4,24 +4,9 @@
 import type OpenAI from 'openai';
 import type { ClientOptions } from 'openai';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
-import type { BatchkeeperMetrics } from './metrics';
+import type { BatchkeeperMetrics, ProviderCallOutcome, ProviderOperation } from './metrics';
 
 type Fetch = NonNullable<ClientOptions['fetch']>;
-
-export type ProviderOperation =
-  | 'retrieve'
-  | 'cancel'
-  | 'create'
-  | 'list'
-  | 'upload'
-  | 'download'
-  | 'delete'
-  | 'file_retrieve'
-  | 'file_list'
-  | 'other';
-
-export type ProviderCallOutcome =
-  'ok' | 'rate_limited' | 'auth' | 'not_found' | 'client_error' | 'server_error' | 'network' | 'aborted';
 
 // The base URL's path varies (/v1, /compatible-mode/v1, a gateway's prefix): only the tail names the call.
 const ROUTE = /\/(batches|files|uploads)(?:\/([^/]+))?(?:\/([^/]+))?(?:\/([^/]+))?\/?$/;

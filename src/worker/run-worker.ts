@@ -11,7 +11,7 @@ import type { WorkerConfig } from '../config/worker-config';
 import { TemporalConnectError } from '../client/errors';
 import { openLedger } from '../ledger';
 import { createLogger, temporalLogger, type Pino } from './logger';
-import { HISTOGRAM_BUCKETS, createMetrics } from './metrics';
+import { HISTOGRAM_BUCKETS, createMetrics, startSeriesAtZero } from './metrics';
 import { startInFlightGauge, type InFlightGauge } from './in-flight';
 import { meteredLedgerSink, querySighting } from './outcome-metrics';
 import { MeteredProviderRegistry } from './provider-calls';
@@ -108,12 +108,14 @@ export async function startWorker(
 
   const ledger = await openLedger(config.ledger);
   // Business metrics only where someone can scrape them: without a port they would cost queries for nothing.
+  const profileNames = config.providers.map((p) => p.name);
   const metered = config.metricsPort
     ? {
         metrics: createMetrics(Runtime.instance().metricMeter),
         client: new Client({ connection, namespace }),
       }
     : null;
+  if (metered) startSeriesAtZero(metered.metrics, profileNames);
   const activities = createActivities({
     providers: metered
       ? new MeteredProviderRegistry(config.providers, env, metered.metrics)
@@ -155,7 +157,7 @@ export async function startWorker(
   const inFlight: InFlightGauge | null = metered
     ? startInFlightGauge({
         ...metered,
-        providers: config.providers.map((p) => p.name),
+        providers: profileNames,
         logger,
         intervalMs: opts.inFlightRefreshMs,
       })

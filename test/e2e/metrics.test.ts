@@ -118,13 +118,19 @@ test(
       expect(total(samples, METRICS.requestsBilled.name, labels)).toBe(row.billed);
       expect(total(samples, METRICS.inputTokens.name, labels)).toBe(row.inputTokens);
       expect(total(samples, METRICS.outputTokens.name, labels)).toBe(row.outputTokens);
-      expect(total(samples, `${METRICS.estimatedCost.name}_count`, labels)).toBe(1);
-      expect(total(samples, `${METRICS.estimatedCost.name}_sum`, labels)).toBeCloseTo(
-        row.estimatedCostUsd ?? NaN,
-        9,
-      );
+      expect(total(samples, METRICS.estimatedCost.name, labels)).toBeCloseTo(row.estimatedCostUsd ?? NaN, 9);
     }
     expect(total(samples, METRICS.batchesTerminal.name)).toBe(2);
+    // The rest start at 0, so increase() sees the first batch of a status too.
+    for (const status of ['failed', 'expired']) {
+      const zero = samples.filter(
+        (s) =>
+          s.name === METRICS.batchesTerminal.name &&
+          s.labels.status === status &&
+          s.labels.provider === EMULATOR_PROVIDER,
+      );
+      expect(zero.map((s) => s.value)).toEqual([0]);
+    }
 
     // Provider calls: the workflows' own count of retrieves and cancels, and one download per results file.
     const calls = (labels: Record<string, string>) => total(samples, METRICS.providerCalls.name, labels);
@@ -137,6 +143,10 @@ test(
     ).toBe(providerCalls);
     expect(calls({ operation: 'download', outcome: 'ok' })).toBe(files);
     expect(calls({ provider: EMULATOR_PROVIDER })).toBe(providerCalls + files);
+    expect(calls({ operation: 'retrieve', outcome: 'rate_limited' })).toBe(0);
+    expect(
+      samples.some((s) => s.name === METRICS.providerCalls.name && s.labels.outcome === 'rate_limited'),
+    ).toBe(true);
 
     // Poll lateness: the ledger's terminal time to the poll that showed it, as each workflow reports it.
     const lateness = await Promise.all(

@@ -1,6 +1,16 @@
 // The metric table against Prometheus' naming conventions, and the instruments createMetrics builds from it.
 import type { MetricMeter, MetricTags } from '@temporalio/common';
-import { HISTOGRAM_BUCKETS, METRICS, METRIC_SPECS, createMetrics } from '../../src/worker/metrics';
+import {
+  CALL_OUTCOMES,
+  HISTOGRAM_BUCKETS,
+  METRICS,
+  METRIC_SPECS,
+  PROVIDER_OPERATIONS,
+  createMetrics,
+  startSeriesAtZero,
+} from '../../src/worker/metrics';
+import { TERMINAL_STATUSES } from '../../workflows/messages';
+import { recordingMetrics } from './recording-metrics';
 
 const ALLOWED_LABELS = ['provider', 'status', 'operation', 'outcome'];
 
@@ -51,11 +61,17 @@ test('createMetrics makes each instrument of its kind once, and drops values no 
   } as unknown as MetricMeter;
 
   const metrics = createMetrics(meter);
+  // A running total is a float gauge to Prometheus.
   expect(made.map(({ kind, name, unit }) => ({ kind, name, unit }))).toEqual(
-    METRIC_SPECS.map(({ kind, name, unit }) => ({ kind, name, unit })),
+    METRIC_SPECS.map(({ kind, name, unit }) => ({
+      kind: kind === 'running total' ? 'gauge' : kind,
+      name,
+      unit,
+    })),
   );
   // Money and durations are fractions.
-  expect(made.filter((m) => m.kind === 'histogram').every((m) => m.valueType === 'float')).toBe(true);
+  const fractional = ['batchkeeper_estimated_cost_usd', 'batchkeeper_poll_lateness_seconds'];
+  expect(made.filter((m) => fractional.includes(m.name)).map((m) => m.valueType)).toEqual(['float', 'float']);
   expect(Object.keys(metrics).sort()).toEqual(Object.keys(METRICS).sort());
 
   const labels = { provider: 'p', status: 'completed' };
@@ -63,9 +79,38 @@ test('createMetrics makes each instrument of its kind once, and drops values no 
   metrics.requestsBilled(-1, labels);
   metrics.requestsBilled(Number.NaN, labels);
   metrics.estimatedCost(0.0042, labels);
+  metrics.estimatedCost(0.0042, labels);
+  metrics.estimatedCost(1, { provider: 'q', status: 'completed' });
   metrics.pollLateness(Number.POSITIVE_INFINITY, labels);
   expect(seen).toEqual([
     { name: 'batchkeeper_requests_billed_total', value: 3, tags: labels },
-    { name: 'batchkeeper_batch_estimated_cost_usd', value: 0.0042, tags: labels },
+    // The running total per label set, as the gauge's value.
+    { name: 'batchkeeper_estimated_cost_usd', value: 0.0042, tags: labels },
+    { name: 'batchkeeper_estimated_cost_usd', value: 0.0084, tags: labels },
+    { name: 'batchkeeper_estimated_cost_usd', value: 1, tags: { provider: 'q', status: 'completed' } },
   ]);
+});
+
+test('startSeriesAtZero exports every counter and total of each profile at 0, and nothing else', () => {
+  const metrics = recordingMetrics();
+  startSeriesAtZero(metrics, ['a', 'b']);
+  expect(metrics.observations.every((o) => o.value === 0)).toBe(true);
+  for (const provider of ['a', 'b']) {
+    for (const status of TERMINAL_STATUSES) {
+      for (const metric of [
+        'batchesTerminal',
+        'requestsBilled',
+        'inputTokens',
+        'outputTokens',
+        'estimatedCost',
+      ] as const) {
+        expect(metrics.of(metric, { provider, status })).toHaveLength(1);
+      }
+    }
+    expect(metrics.of('providerCalls', { provider })).toHaveLength(
+      PROVIDER_OPERATIONS.length * CALL_OUTCOMES.length,
+    );
+  }
+  const kinds = new Set(metrics.observations.map((o) => METRICS[o.metric].kind));
+  expect([...kinds].sort()).toEqual(['counter', 'running total']);
 });
