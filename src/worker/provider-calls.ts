@@ -8,20 +8,23 @@ import type { BatchkeeperMetrics, ProviderCallOutcome, ProviderOperation } from 
 
 type Fetch = NonNullable<ClientOptions['fetch']>;
 
-// The base URL's path varies (/v1, /compatible-mode/v1, a gateway's prefix): only the tail names the call.
-const ROUTE = /\/(batches|files|uploads)(?:\/([^/]+))?(?:\/([^/]+))?(?:\/([^/]+))?\/?$/;
+const COLLECTIONS = new Set(['batches', 'files', 'uploads']);
 
-/** The Batch API operation of a request, from its method and path; ids never leave this function. */
+/**
+ * The Batch API operation of a request, from its method and path; ids never leave this function. The base URL's
+ * path varies (/v1, /compatible-mode/v1, a gateway's prefix): only the last three segments name the call.
+ */
 export function providerOperation(method: string, url: string): ProviderOperation {
-  let path: string;
+  let segments: string[];
   try {
-    path = new URL(url).pathname;
+    segments = new URL(url).pathname.split('/').filter(Boolean);
   } catch {
     return 'other';
   }
-  const m = ROUTE.exec(path);
-  if (!m) return 'other';
-  const [, collection, id, action] = m;
+  const tail = segments.slice(-3);
+  const at = tail.findIndex((s) => COLLECTIONS.has(s));
+  if (at < 0) return 'other';
+  const [collection, id, action] = tail.slice(at);
   const verb = method.toUpperCase();
   if (collection === 'uploads') return verb === 'POST' ? 'upload' : 'other';
   if (collection === 'batches') {

@@ -30,6 +30,8 @@ describe('providerOperation', () => {
     // DashScope's compatible mode and a gateway's prefix: the tail decides.
     ['GET', 'https://dashscope.aliyuncs.com/compatible-mode/v1/batches/batch_9', 'retrieve'],
     ['POST', 'http://gw.internal/llm/openai/v1/batches/b/cancel/', 'cancel'],
+    ['GET', 'http://gw.internal/files/v1/batches/batch_1', 'retrieve'],
+    ['GET', 'https://api.openai.com/v1/batches/b/cancel/more', 'other'],
     ['POST', 'https://api.openai.com/v1/chat/completions', 'other'],
     ['PATCH', 'https://api.openai.com/v1/batches/b', 'other'],
     ['GET', 'not a url', 'other'],
