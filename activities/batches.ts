@@ -37,7 +37,7 @@ export async function retrieveBatch(registry: ProviderRegistry, ref: BatchRef): 
   } catch (err) {
     throw classifyProviderError(err, context(registry, ref, 'retrieve batch'));
   }
-  return toSnapshot(raw);
+  return withPush(registry, ref, toSnapshot(raw));
 }
 
 /**
@@ -49,7 +49,7 @@ export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Pr
   const client = registry.client(ref.provider);
   try {
     const raw = await client.batches.cancel(ref.batchId);
-    return { outcome: 'cancel-requested', snapshot: toSnapshot(raw) };
+    return { outcome: 'cancel-requested', snapshot: withPush(registry, ref, toSnapshot(raw)) };
   } catch (err) {
     // Providers refuse to cancel a batch that finished meanwhile (a 4xx other than auth/404/429):
     // look at the batch; a terminal or cancelling one is the answer, not an error.
@@ -64,6 +64,11 @@ export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Pr
 
 function isRefusal(status: number | undefined): boolean {
   return status === 400 || status === 409 || status === 422;
+}
+
+/** Marks a snapshot of a provider whose webhooks this worker's profile receives (see BatchSnapshot.pushed). */
+function withPush(registry: ProviderRegistry, ref: BatchRef, snapshot: BatchSnapshot): BatchSnapshot {
+  return registry.profile(ref.provider).webhookSecretEnv ? { ...snapshot, pushed: true } : snapshot;
 }
 
 function context(registry: ProviderRegistry, ref: BatchRef, operation: string) {

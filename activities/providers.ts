@@ -14,6 +14,13 @@ export interface ProviderProfile {
   kind: ProviderKind;
   /** Per-request timeout; activities have their own start-to-close timeout above it. */
   timeoutMs?: number;
+  /**
+   * Name of the env var holding the provider's webhook signing secret (`whsec_...`), read by the webhook
+   * receiver only. Set: the provider pushes batch events, so the workers' own polls become a sparse safety net.
+   */
+  webhookSecretEnv?: string;
+  /** Webhook events for batches nobody tracks start tracking them (signal-with-start). Default false. */
+  trackUnknown?: boolean;
 }
 
 export const BUILTIN_PROFILES: readonly ProviderProfile[] = [

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Validates docker-compose.yml without a Docker engine:
-#   1. `config -q` on the file, and again with `--profile emulator`;
+#   1. `config -q` on the file, and again with the optional profiles (`emulator`, `webhooks`, `metrics`);
 #   2. every environment variable the worker reads (taken from the source, not from a list kept by hand) is set on
-#      the `worker` service, unless allowlisted below with a reason;
+#      the `worker` service, unless allowlisted below with a reason; the same for the `webhooks` service;
 #   3. the search attributes registered by docker/temporal/setup-namespace.sh are those of
 #      workflows/search-attributes.ts (names and types);
 #   4. every image is pinned to a tag other than `latest`, and the worker has no container_name/host port
 #      (so `--scale worker=N` works);
 #   5. every published port binds to 127.0.0.1 by default (a clean environment plus .env.example), and
-#      BATCHKEEPER_BIND_ADDRESS moves exactly the Temporal frontend and the Web UI, nothing else;
+#      BATCHKEEPER_BIND_ADDRESS moves exactly the Temporal frontend, the Web UI, the webhook receiver, Prometheus and
+#      Grafana, nothing else;
 #   6. .env.example names exactly the variables the compose file interpolates, each with an empty value, and
-#      docs/docker.md documents each; .env stays out of git and of the image build context.
+#      docs/docker.md (or docs/webhooks.md, for the receiver's) documents each; .env stays out of git and of the
+#      image build context;
+#   7. the metrics profile: Prometheus scrapes the port the workers serve metrics on, and Grafana's admin password
+#      comes from the environment, never from the file.
 # Uses `docker-compose` (Debian package) or `docker compose`; installs the Debian package when neither is there and
 # it runs as root. Never prints variable values (the host's API keys may be interpolated into the config).
 # Usage: scripts/check-compose.sh [compose-file]     Exit 0 when all checks pass, 1 otherwise.
@@ -28,6 +32,15 @@ BATCHKEEPER_PRICES_FILE optional cost estimates from a mounted file (docs/docker
 TEMPORAL_PROFILE Temporal TOML config profile; the stack configures the connection by TEMPORAL_ADDRESS/NAMESPACE.
 TEMPORAL_API_KEY Temporal Cloud only; must stay unset on the local stack (even an empty value turns TLS on).
 "
+
+# The webhook receiver (`webhooks` service, profile `webhooks`): the variables its code reads, and its allowlist.
+WEBHOOKS_SERVICE=webhooks
+WEBHOOKS_SOURCES=(src/webhooks src/cli/commands/webhooks.ts src/config/providers.ts)
+WEBHOOKS_ALLOWLIST="
+BATCHKEEPER_PROVIDERS_FILE needs a file mounted into the container; the stack passes BATCHKEEPER_PROVIDERS (JSON).
+"
+# Optional profiles: every check renders the stack with all of them.
+PROFILES=(--profile emulator --profile webhooks --profile metrics)
 
 log() { echo "check-compose: $*"; }
 fail=0
@@ -76,16 +89,16 @@ if "${COMPOSE[@]}" -f "$FILE" config -q; then
 else
   problem "'${COMPOSE[*]} -f $FILE config -q' failed"
 fi
-if "${COMPOSE[@]}" -f "$FILE" --profile emulator config -q; then
-  log "ok: --profile emulator config -q"
+if "${COMPOSE[@]}" -f "$FILE" "${PROFILES[@]}" config -q; then
+  log "ok: ${PROFILES[*]} config -q"
 else
-  problem "'${COMPOSE[*]} -f $FILE --profile emulator config -q' failed"
+  problem "'${COMPOSE[*]} -f $FILE ${PROFILES[*]} config -q' failed"
 fi
 if [ "$fail" -ne 0 ]; then
   exit 1
 fi
 
-CONFIG="$("${COMPOSE[@]}" -f "$FILE" --profile emulator config 2>/dev/null)"
+CONFIG="$("${COMPOSE[@]}" -f "$FILE" "${PROFILES[@]}" config 2>/dev/null)"
 
 # Prints the block of one service (two-space indented under `services:`) from the normalized config.
 service_block() {
@@ -101,22 +114,32 @@ WORKER_BLOCK="$(service_block "$SERVICE")"
   exit 1
 }
 
-# Names of the variables set in the worker's environment (map form `KEY: value` or list form `- KEY=value`).
-SET_VARS="$(awk '
-  /^    environment:/ { env = 1; next }
-  env && /^ {0,5}[^ ]/ { env = 0 }
-  env && /^      [A-Za-z_][A-Za-z0-9_]*:/ { sub(/^ +/, ""); sub(/:.*/, ""); print; next }
-  env && /^      - [A-Za-z_][A-Za-z0-9_]*(=|$)/ { sub(/^ +- /, ""); sub(/=.*/, ""); print }
-' <<<"$WORKER_BLOCK" | sort -u)"
+# Names of the variables set in a service block's environment (map form `KEY: value` or list form `- KEY=value`).
+env_names() {
+  awk '
+    /^    environment:/ { env = 1; next }
+    env && /^ {0,5}[^ ]/ { env = 0 }
+    env && /^      [A-Za-z_][A-Za-z0-9_]*:/ { sub(/^ +/, ""); sub(/:.*/, ""); print; next }
+    env && /^      - [A-Za-z_][A-Za-z0-9_]*(=|$)/ { sub(/^ +- /, ""); sub(/=.*/, ""); print }
+  ' | sort -u
+}
+SET_VARS="$(env_names <<<"$WORKER_BLOCK")"
+
+# Variables the given source files read by name.
+vars_read_by() {
+  {
+    grep -rhoE '\benv\.(BATCHKEEPER|TEMPORAL)_[A-Z0-9_]+' "$@" | sed 's/^env\.//' || true
+    grep -rhoE 'process\.env\.[A-Z][A-Z0-9_]*' "$@" | sed 's/^process\.env\.//' || true
+    grep -rhoE "\benv\[['\"][A-Z][A-Z0-9_]*['\"]\]" "$@" | sed -E "s/^env\[['\"]//; s/['\"]\]$//" || true
+  } | sort -u
+}
 
 # ---- 2. the worker's environment, derived from the source ----
 SOURCES=(src/config src/worker)
 [ -f src/cli/commands/worker.ts ] && SOURCES+=(src/cli/commands/worker.ts)
 REQUIRED="$(
   {
-    grep -rhoE '\benv\.(BATCHKEEPER|TEMPORAL)_[A-Z0-9_]+' "${SOURCES[@]}" | sed 's/^env\.//'
-    grep -rhoE 'process\.env\.[A-Z][A-Z0-9_]*' "${SOURCES[@]}" | sed 's/^process\.env\.//'
-    grep -rhoE "\benv\[['\"][A-Z][A-Z0-9_]*['\"]\]" "${SOURCES[@]}" | sed -E "s/^env\[['\"]//; s/['\"]\]$//"
+    vars_read_by "${SOURCES[@]}"
     # API keys of the built-in provider profiles (their env var names).
     grep -hoE "apiKeyEnv: '[A-Z][A-Z0-9_]*'" activities/providers.ts | sed -E "s/^apiKeyEnv: '//; s/'$//"
     echo TEMPORAL_ADDRESS
@@ -155,6 +178,36 @@ while read -r var; do
   grep -qxF "$var" <<<"$REQUIRED" || problem "allowlisted $var is no longer read by the worker: remove it from $0"
 done <<<"$ALLOWED"
 
+# ---- 2b. the webhook receiver's environment, derived from its source the same way ----
+WEBHOOKS_BLOCK="$(service_block "$WEBHOOKS_SERVICE")"
+if [ -z "$WEBHOOKS_BLOCK" ]; then
+  problem "no '$WEBHOOKS_SERVICE' service in $FILE (profile webhooks)"
+else
+  WEBHOOKS_SET="$(env_names <<<"$WEBHOOKS_BLOCK")"
+  WEBHOOKS_REQUIRED="$( (
+    vars_read_by "${WEBHOOKS_SOURCES[@]}"
+    echo TEMPORAL_ADDRESS
+    echo TEMPORAL_NAMESPACE
+  ) | sort -u)"
+  WEBHOOKS_ALLOWED="$(awk 'NF { print $1 }' <<<"$WEBHOOKS_ALLOWLIST" | sort -u)"
+  missing=()
+  while read -r var; do
+    [ -n "$var" ] || continue
+    grep -qxF "$var" <<<"$WEBHOOKS_SET" && continue
+    grep -qxF "$var" <<<"$WEBHOOKS_ALLOWED" && continue
+    missing+=("$var")
+  done <<<"$WEBHOOKS_REQUIRED"
+  if [ "${#missing[@]}" -gt 0 ]; then
+    problem "the $WEBHOOKS_SERVICE service does not set: ${missing[*]} (set them in $FILE, or allowlist them in $0)"
+  else
+    log "ok: every variable the webhook receiver reads (${WEBHOOKS_SOURCES[*]}) is set or allowlisted"
+  fi
+  # The receiver verifies signatures; it never calls a provider, so it must not hold their keys.
+  for key in $(grep -hoE "apiKeyEnv: '[A-Z][A-Z0-9_]*'" activities/providers.ts | sed -E "s/^apiKeyEnv: '//; s/'$//"); do
+    grep -qxF "$key" <<<"$WEBHOOKS_SET" && problem "the $WEBHOOKS_SERVICE service gets the provider key $key: it needs none"
+  done
+fi
+
 # ---- 3. search attributes ----
 SA_SOURCE=workflows/search-attributes.ts
 SA_SCRIPT=docker/temporal/setup-namespace.sh
@@ -192,13 +245,13 @@ grep -qE '^    ports:' <<<"$WORKER_BLOCK" && problem "the $SERVICE service publi
 # ---- 5. published ports: loopback unless BATCHKEEPER_BIND_ADDRESS says otherwise ----
 ENV_EXAMPLE=.env.example
 # Services BATCHKEEPER_BIND_ADDRESS publishes (docs/docker.md); every other port stays on loopback whatever it says.
-EXPOSABLE="temporal temporal-ui"
+EXPOSABLE="temporal temporal-ui webhooks prometheus grafana"
 
 # The normalized config of a clean environment (no host variables, .env.example instead of .env) plus "$@" as
 # variables: what a fresh checkout gets, whatever this shell or a local .env sets.
 clean_config() {
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" "$@" \
-    "${COMPOSE[@]}" --env-file "$ENV_EXAMPLE" -f "$FILE" --profile emulator config 2>/dev/null
+    "${COMPOSE[@]}" --env-file "$ENV_EXAMPLE" -f "$FILE" "${PROFILES[@]}" config 2>/dev/null
 }
 # One line per published port: service host_ip published target. Reads both normalized forms: compose v1's short
 # strings (`- 127.0.0.1:8233:8080/tcp`) and compose v2's mappings (`host_ip:`, `published:`, `target:`). A port
@@ -286,9 +339,9 @@ if [ -f "$ENV_EXAMPLE" ]; then
   undocumented=()
   while read -r var; do
     [ -n "$var" ] || continue
-    grep -qF "\`$var\`" docs/docker.md || undocumented+=("$var")
+    grep -qsF "\`$var\`" docs/docker.md docs/webhooks.md || undocumented+=("$var")
   done <<<"$interpolated"
-  [ "${#undocumented[@]}" -eq 0 ] || problem "docs/docker.md does not document: ${undocumented[*]}"
+  [ "${#undocumented[@]}" -eq 0 ] || problem "neither docs/docker.md nor docs/webhooks.md documents: ${undocumented[*]}"
   [ "$nproblems" -eq "$before" ] &&
     log "ok: $ENV_EXAMPLE lists the $(wc -l <<<"$interpolated" | tr -d ' ') variables of $FILE, all empty and documented"
 fi
@@ -297,6 +350,25 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git check-ignore -q .env || problem ".gitignore does not ignore .env"
   git check-ignore -q "$ENV_EXAMPLE" && problem ".gitignore ignores $ENV_EXAMPLE (it must be committed)"
 fi
+
+# ---- 7. the metrics profile: Prometheus scrapes the workers' metrics port; Grafana's password is not in the file ----
+PROM_CONFIG=docker/prometheus/prometheus.yml
+before=$nproblems
+metrics_port="$(sed -nE "s/^      BATCHKEEPER_METRICS_PORT: *'?([0-9]+)'?$/\1/p" <<<"$WORKER_BLOCK")"
+scrape_ports="$(sed -nE 's/^ +port: *([0-9]+) *$/\1/p' "$PROM_CONFIG" 2>/dev/null | sort -u)"
+if [ -z "$metrics_port" ]; then
+  problem "the $SERVICE service sets no BATCHKEEPER_METRICS_PORT: Prometheus has nothing to scrape"
+elif [ "$scrape_ports" != "$metrics_port" ]; then
+  problem "$PROM_CONFIG scrapes port(s) $(tr '\n' ' ' <<<"$scrape_ports")but the workers serve metrics on $metrics_port"
+fi
+grep -qE "names: \['$SERVICE'\]" "$PROM_CONFIG" 2>/dev/null ||
+  problem "$PROM_CONFIG does not discover the '$SERVICE' replicas by DNS (dns_sd_configs names: ['$SERVICE'])"
+grafana_password="$(grep -E '^ +GF_SECURITY_ADMIN_PASSWORD:' "$FILE" || true)"
+if ! grep -qE '^ +GF_SECURITY_ADMIN_PASSWORD: \$\{[A-Z_]+:-\}$' <<<"$grafana_password"; then
+  problem "grafana's GF_SECURITY_ADMIN_PASSWORD must come from a variable with an empty default (\${NAME:-}), never the file"
+fi
+[ "$nproblems" -eq "$before" ] &&
+  log "ok: Prometheus scrapes the workers' metrics port $metrics_port; Grafana's admin password comes from the environment"
 
 if [ "$fail" -ne 0 ]; then
   log "FAILED"

@@ -24,6 +24,7 @@ import { computeBilling } from './billing';
 import {
   cancelSignal,
   childProgressSignal,
+  providerEventSignal,
   isTerminal,
   statusQuery,
   type BatchOutcome,
@@ -34,6 +35,7 @@ import {
   type CancelSource,
   type ChildProgress,
   type ProviderAccessLoss,
+  type ProviderEventsRecord,
   type CarriedState,
   type PollPolicy,
   type ResultsRecord,
@@ -45,6 +47,7 @@ import {
   initialSchedule,
   nextWaitSeconds,
   observe,
+  pushedPolicy,
   resolvePollPolicy,
 } from './poll-schedule';
 import { currentDetails, formatDuration } from './presentation';
@@ -95,6 +98,8 @@ const ACCESS_LOSS_TYPES: readonly string[] = [
   ErrorTypes.notFound,
 ];
 const ACCESS_RETRY_SECONDS = 600;
+/** Webhook ids remembered for deduplication (providers redeliver the same event, in no guaranteed order). */
+const RECENT_EVENT_IDS = 50;
 
 export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOutcome> {
   const ref = validateInput(input);
@@ -110,6 +115,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     results: ResultsRecord | null;
     resultsError: string | null;
     accessLost: ProviderAccessLoss | null;
+    events: ProviderEventsRecord;
   } = {
     snapshot: carried?.snapshot ?? null,
     cancel: carried?.cancel ?? null,
@@ -123,11 +129,16 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     results: null,
     resultsError: null,
     accessLost: carried?.accessLost ?? null,
+    events: carried?.events ?? { received: 0, duplicates: 0, late: 0, last: null, recentIds: [] },
     lastPolledAt: null,
     nextPollAt: null,
   };
 
   const terminalNow = () => state.snapshot !== null && isTerminal(state.snapshot.status);
+  // Pushed (webhooks on the worker's profile): polls are a sparse safety net.
+  const pollPolicy = () => (state.snapshot?.pushed ? pushedPolicy(policy) : policy);
+  /** A provider event arrived since the last call: look at the batch now. */
+  let eventPending = false;
   const cancelPending = () => state.cancel !== null && !state.cancel.tooLate && !state.cancelSent;
 
   const requestCancel = (request: unknown, source: CancelSource) => {
@@ -157,6 +168,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         polls: state.polls,
         run: state.runs,
         accessLost: state.accessLost,
+        events: state.events,
       }),
     );
     if (input.searchAttributes === false) return;
@@ -179,6 +191,34 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     },
   );
   setHandler(
+    providerEventSignal,
+    (event) => {
+      // A hint, never the truth: the batch is retrieved at once and follows its normal path.
+      if (!event || typeof event.webhookId !== 'string' || typeof event.type !== 'string') return;
+      const events = state.events;
+      if (events.recentIds.includes(event.webhookId)) {
+        events.duplicates += 1;
+        return;
+      }
+      events.recentIds = [...events.recentIds, event.webhookId].slice(-RECENT_EVENT_IDS);
+      events.received += 1;
+      events.last = {
+        type: event.type,
+        webhookId: event.webhookId,
+        createdAt: typeof event.createdAt === 'number' ? event.createdAt : 0,
+        receivedAt: new Date().toISOString(),
+      };
+      if (terminalNow()) events.late += 1;
+      else eventPending = true;
+      publish();
+    },
+    {
+      description:
+        'A verified provider webhook about this batch (sent by `batchkeeper webhooks`): the batch is retrieved ' +
+        'at once. Duplicates, late and out-of-order events change nothing.',
+    },
+  );
+  setHandler(
     statusQuery,
     (): BatchStatusView => ({
       batchId: ref.batchId,
@@ -193,10 +233,11 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       nextPollAt: state.nextPollAt,
       startedAt: state.startedAt,
       run: state.runs,
-      pollPolicy: policy,
+      pollPolicy: pollPolicy(),
       results: state.results,
       resultsError: state.resultsError,
       accessLost: state.accessLost,
+      events: state.events,
     }),
     {
       description:
@@ -246,7 +287,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
   const apply = async (snapshot: BatchSnapshot) => {
     state.snapshot = snapshot;
-    state.schedule = observe(state.schedule, snapshot, nowSeconds(), policy);
+    state.schedule = observe(state.schedule, snapshot, nowSeconds(), pollPolicy());
     state.lastPolledAt = new Date().toISOString();
     publish();
     await reportToParent();
@@ -310,6 +351,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
   const track = async (allowContinueAsNew: boolean) => {
     while (!terminalNow()) {
+      eventPending = false;
       const reached = await callProvider();
       if (terminalNow()) break;
 
@@ -329,6 +371,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
               runs: state.runs,
               startedAt: state.startedAt,
               ...(state.accessLost ? { accessLost: state.accessLost } : {}),
+              ...(state.events.received + state.events.duplicates > 0 ? { events: state.events } : {}),
               // The next run does not report a status its parent already has.
               ...(reportsOutcome && lastProgressSent
                 ? { parentReportedStatus: lastProgressSent.status }
@@ -340,14 +383,14 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
 
       const snapshot = state.snapshot as BatchSnapshot;
       const waitSeconds = reached
-        ? nextWaitSeconds(state.schedule, snapshot, nowSeconds(), policy, state.cancelSent)
+        ? nextWaitSeconds(state.schedule, snapshot, nowSeconds(), pollPolicy(), state.cancelSent)
         : ACCESS_RETRY_SECONDS;
       state.nextPollAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
       nextPollInSeconds = waitSeconds;
       publish();
       if (reached) {
-        // A cancel ends the wait at once; otherwise the durable timer fires.
-        await condition(cancelPending, waitSeconds * 1000, {
+        // A cancel or a provider event ends the wait at once; otherwise the durable timer fires.
+        await condition(() => cancelPending() || eventPending, waitSeconds * 1000, {
           summary: `next poll in ${formatDuration(waitSeconds)}`,
         });
       } else {

@@ -91,6 +91,11 @@ export interface BatchSnapshot {
   /** The batch's model where the provider reports one (OpenAI does; DashScope does not). */
   model?: string | null;
   /**
+   * Set by the worker (not the provider): its profile receives this provider's webhooks, so polls are a sparse
+   * safety net and a `providerEvent` signal ends the wait.
+   */
+  pushed?: boolean;
+  /**
    * What the provider's answer got wrong, when it was usable anyway (an unknown status, missing or
    * inconsistent request_counts, malformed errors): shown in status and carried into billing as discrepancies.
    */
@@ -232,7 +237,21 @@ export interface ProviderAccessLoss {
   attempts: number;
 }
 
+/** Provider events (webhooks) this workflow received: counts and the last one, for status and the Web UI. */
+export interface ProviderEventsRecord {
+  received: number;
+  /** Deliveries of an event already received (same webhook id): ignored. */
+  duplicates: number;
+  /** Events that arrived after the batch's terminal status was seen: ignored. */
+  late: number;
+  last: { type: string; webhookId: string; createdAt: number; receivedAt: string } | null;
+  /** Recent webhook ids (bounded) for deduplication across continue-as-new. */
+  recentIds: string[];
+}
+
 export interface CarriedState {
+  /** Provider events so far (absent in runs carried by earlier versions). */
+  events?: ProviderEventsRecord;
   /** Set while the provider refuses access (absent in runs carried by earlier versions). */
   accessLost?: ProviderAccessLoss | null;
   snapshot: BatchSnapshot | null;
@@ -278,6 +297,8 @@ export interface BatchStatusView {
   resultsError: string | null;
   /** Non-null while tracking is paused because the provider refuses our key or profile (the batch still bills). */
   accessLost?: ProviderAccessLoss | null;
+  /** Provider webhooks received for this batch. */
+  events?: ProviderEventsRecord;
 }
 
 export interface BatchOutcome {
@@ -312,7 +333,25 @@ export interface ChildProgress {
   failure?: { message: string; type: string | null };
 }
 
+/**
+ * A provider's webhook about a batch (OpenAI: `batch.completed`, `batch.failed`, `batch.expired`,
+ * `batch.cancelled`), verified by the receiver and forwarded to `batch-<id>`. A hint, never the truth: the workflow
+ * retrieves the batch at once and follows its normal path; duplicates, late or out-of-order events change nothing.
+ */
+export interface ProviderEvent {
+  /** The `webhook-id` header: the same for every delivery of one event (deduplication key). */
+  webhookId: string;
+  /** e.g. `batch.completed`. */
+  type: string;
+  /** The event's `created_at` (unix seconds). */
+  createdAt: number;
+  batchId: string;
+  /** Provider profile whose endpoint received it. */
+  provider: string;
+}
+
 export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
+export const providerEventSignal = defineSignal<[ProviderEvent]>('providerEvent');
 export const childProgressSignal = defineSignal<[ChildProgress]>('childProgress');
 export const statusQuery = defineQuery<BatchStatusView>('status');
 

@@ -65,6 +65,22 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** With provider webhooks the end of a batch is pushed: polls only guard against a lost webhook. */
+export const PUSHED_MAX_INTERVAL_SECONDS = 3 * 3600;
+
+/**
+ * The policy while the provider pushes batch events (webhooks): a sparse safety net that ramps fast to a 3 h cap
+ * and does not aim at the expected finish (the webhook tells). A lost webhook costs at most that much lateness.
+ */
+export function pushedPolicy(policy: PollPolicy): PollPolicy {
+  return {
+    ...policy,
+    backoffCoefficient: Math.max(policy.backoffCoefficient, 2),
+    maxIntervalSeconds: Math.max(policy.maxIntervalSeconds, PUSHED_MAX_INTERVAL_SECONDS),
+    aimAtExpectedFinish: false,
+  };
+}
+
 export function initialSchedule(policy: PollPolicy): PollScheduleState {
   return { currentIntervalSeconds: policy.initialIntervalSeconds, lastStatus: null, progress: [] };
 }

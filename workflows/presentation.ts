@@ -1,5 +1,11 @@
 // What people read in the Temporal Web UI: the progress line and the current-details markdown. Nothing secret.
-import type { BatchSnapshot, BillingTotals, CancelRecord, ProviderAccessLoss } from './messages';
+import type {
+  BatchSnapshot,
+  BillingTotals,
+  CancelRecord,
+  ProviderAccessLoss,
+  ProviderEventsRecord,
+} from './messages';
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -42,6 +48,7 @@ export interface DetailsInput {
   polls: number;
   run: number;
   accessLost?: ProviderAccessLoss | null;
+  events?: ProviderEventsRecord;
 }
 
 export function currentDetails(d: DetailsInput): string {
@@ -89,6 +96,12 @@ export function currentDetails(d: DetailsInput): string {
     for (const e of s.errors.slice(0, 5)) {
       lines.push(`- ${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`);
     }
+  }
+  if (d.events?.last) {
+    lines.push(
+      `Webhooks: ${d.events.received} event(s), last \`${d.events.last.type}\` at ${d.events.last.receivedAt}` +
+        (d.events.duplicates ? ` · ${d.events.duplicates} duplicate(s) ignored` : ''),
+    );
   }
   if (d.run > 1) lines.push(`Run ${d.run} (continued as new)`);
   // Markdown hard line breaks: one compact paragraph instead of a tall stack of them.

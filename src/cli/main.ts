@@ -8,6 +8,7 @@ import { registerProcesses } from './commands/processes';
 import { registerStatus } from './commands/status';
 import { registerSubmit } from './commands/submit';
 import { registerTrack } from './commands/track';
+import { registerWebhooks } from './commands/webhooks';
 import { defaultConnect, type CliContext, type ClientFactory } from './context';
 import { EXIT } from './exit-codes';
 import { errorLine, exitCodeOf, isSilentCommanderExit, processIo, type CliIo } from './output';
@@ -65,6 +66,7 @@ export function buildProgram(
   registerEmulator(program, ctx, runEmulator);
   registerProcesses(program, ctx);
   registerSubmit(program, ctx);
+  registerWebhooks(program, ctx);
   extra?.(program, ctx);
   return program;
 }

@@ -12,8 +12,24 @@ const profileSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   /** Allows a built-in's name or key variable with another baseURL (see `checkBuiltinReuse`). */
   override: z.boolean().optional(),
+  webhookSecretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. OPENAI_WEBHOOK_SECRET')
+    .optional(),
+  trackUnknown: z.boolean().optional(),
 });
-const profilesSchema = z.array(profileSchema);
+const profilesSchema = z.array(
+  profileSchema
+    // The API key is no signing secret: naming it would let anyone holding the key forge webhooks.
+    .refine((p) => p.webhookSecretEnv === undefined || p.webhookSecretEnv !== p.apiKeyEnv, {
+      message: 'must name another variable than apiKeyEnv (the signing secret is not the API key)',
+      path: ['webhookSecretEnv'],
+    })
+    .refine((p) => p.trackUnknown !== true || p.webhookSecretEnv !== undefined, {
+      message: 'needs webhookSecretEnv (only webhooks can report batches nobody tracks)',
+      path: ['trackUnknown'],
+    }),
+);
 
 export class ConfigError extends Error {}
 

@@ -29,6 +29,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: EmulatorContext):
     return { deleted };
   });
 
+  app.get('/webhooks', async () => ({ object: 'list', data: ctx.webhooks?.deliveries() ?? [] }));
+
   app.get('/health', async () => ({
     status: 'ok',
     profile: ctx.profile.name,

@@ -20,6 +20,8 @@ export async function runEmulatorFromCli(opts: CliOptions = {}): Promise<void> {
   print(`  OPENAI_API_KEY=${handle.apiKey}`);
   print(`  DashScope-style base URL: ${handle.compatibleUrl}`);
   print(`  admin: ${handle.adminUrl}/health`);
+  // The URLs only: the signing secret stays out of the output.
+  for (const url of [opts.webhookUrls ?? []].flat()) print(`  webhooks (signed) to: ${url}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);

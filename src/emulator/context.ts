@@ -4,6 +4,7 @@ import type { ResolvedOptions } from './options';
 import type { Profile } from './profiles';
 import type { BatchStore, FileStore } from './store';
 import type { CallLogEntry } from './types';
+import type { WebhookSender } from './webhooks';
 
 /** Everything the route handlers share; one per running emulator. */
 export interface EmulatorContext {
@@ -14,6 +15,8 @@ export interface EmulatorContext {
   batches: BatchStore;
   faults: Faults;
   calls: CallLogEntry[];
+  /** Present only with webhook URLs configured. */
+  webhooks?: WebhookSender;
   /** Moves the clock and settles every batch (the manual clock's "tick"). */
   advance(seconds: number): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { PROFILES } from './profiles';
 import { buildServer } from './server';
 import { BatchStore, FileStore } from './store';
 import type { BatchRec, CallLogEntry, ProfileName } from './types';
+import { WebhookSender, type WebhookDelivery } from './webhooks';
 
 export interface BatchPeek {
   record: Readonly<BatchRec>;
@@ -39,6 +40,10 @@ export interface EmulatorHandle {
   calls(): CallLogEntry[];
   clearCalls(): void;
   batch(id: string): BatchPeek | undefined;
+  /** Every webhook delivery attempt so far (empty without webhook URLs). */
+  webhookDeliveries(): WebhookDelivery[];
+  /** Resolves once every webhook due by now has been delivered or given up. */
+  webhooksIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,8 +66,10 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     async advance(seconds) {
       clock.advance(seconds);
       for (const rec of batches.all()) await settle(rec, clock, files);
+      await ctx.webhooks?.scan();
     },
   };
+  if (opts.webhooks) ctx.webhooks = new WebhookSender(opts.webhooks, ctx);
   const app = await buildServer(ctx);
   try {
     await app.listen({ port: opts.port, host: opts.host });
@@ -70,6 +77,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     if (ownDir) await rm(dir, { recursive: true, force: true });
     throw e;
   }
+  ctx.webhooks?.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
@@ -96,8 +104,11 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
       const state = stateAt(record, clock.now());
       return { record, state, object: batchObject(record, state, ctx.profile) };
     },
+    webhookDeliveries: () => ctx.webhooks?.deliveries() ?? [],
+    webhooksIdle: async () => ctx.webhooks?.idle(),
     close() {
       closed ??= (async () => {
+        await ctx.webhooks?.close();
         await app.close();
         // Let background validation/result writing finish before their directory goes away.
         await Promise.allSettled(

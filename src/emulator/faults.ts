@@ -28,6 +28,24 @@ export const faultConfigSchema = z
       .object({ ...rule, afterHandler: z.boolean().optional() })
       .strict()
       .optional(),
+    /** Faults of the signed webhooks the emulator sends (only with a webhook URL configured). */
+    webhooks: z
+      .object({
+        /** The event is delivered twice (same webhook-id), as a provider's at-least-once delivery may. */
+        duplicate: z.object({ rate: rule.rate, nextN: rule.nextN }).strict().optional(),
+        /** The event waits `ms` (wall time) before its first attempt. */
+        delay: z
+          .object({ rate: rule.rate, nextN: rule.nextN, ms: z.number().min(0) })
+          .strict()
+          .optional(),
+        /** The event is held back until the next event was sent (at most `holdMs`, default 5000): out of order. */
+        reorder: z
+          .object({ rate: rule.rate, nextN: rule.nextN, holdMs: z.number().min(0).optional() })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Seed of the PRNG behind `rate`, so a run replays the same faults. Default 1. */
     seed: z.number().int().optional(),
   })
@@ -39,6 +57,13 @@ export type FaultDecision =
   | { kind: 'none'; delayMs: number }
   | { kind: 'drop'; delayMs: number; afterHandler: boolean }
   | { kind: 'error'; delayMs: number; error: ApiError };
+
+export interface WebhookFaultDecision {
+  duplicate: boolean;
+  delayMs: number;
+  /** Set: hold the event until the next one was sent, or this long. */
+  holdMs: number | null;
+}
 
 interface Rule {
   rate?: number;
@@ -95,6 +120,16 @@ export class Faults {
       return { kind: 'error', delayMs, error: new ApiError(status, message, null, 'server_error') };
     }
     return { kind: 'none', delayMs };
+  }
+
+  /** Drawn once per webhook event, from the same seeded PRNG as the API faults. */
+  decideWebhook(): WebhookFaultDecision {
+    const w = this.config.webhooks;
+    return {
+      duplicate: this.fires(w?.duplicate, undefined),
+      delayMs: this.fires(w?.delay, undefined) ? (w?.delay?.ms ?? 0) : 0,
+      holdMs: this.fires(w?.reorder, undefined) ? (w?.reorder?.holdMs ?? 5000) : null,
+    };
   }
 
   private fires(r: Rule | undefined, route: string | undefined): boolean {

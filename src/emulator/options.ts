@@ -52,6 +52,27 @@ export interface EmulatorOptions {
   faults?: FaultConfig;
   /** Fastify/pino logger: false (default), true or pino options. */
   logger?: boolean | LoggerOptions;
+  /**
+   * Where to POST a signed Standard Webhook (`batch.completed`, `batch.failed`, `batch.expired`,
+   * `batch.cancelled`) when a batch reaches that status. Default none: no webhooks, nothing else changes.
+   */
+  webhookUrls?: string | string[];
+  /** Signing secret, `whsec_<base64>`; required with webhookUrls. */
+  webhookSecret?: string;
+  /** Attempts per event and URL, the first included. Default 8. */
+  webhookMaxAttempts?: number;
+  /** Wait before the first retry, doubled for each further one, capped by webhookMaxRetryDelayMs. Default 1000. */
+  webhookRetryDelayMs?: number;
+  /** Default 30000. */
+  webhookMaxRetryDelayMs?: number;
+}
+
+export interface ResolvedWebhooks {
+  urls: string[];
+  secret: string;
+  maxAttempts: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
 }
 
 export interface ResolvedOptions {
@@ -73,6 +94,7 @@ export interface ResolvedOptions {
   dataDir: string | undefined;
   faults: FaultConfig;
   logger: boolean | LoggerOptions;
+  webhooks: ResolvedWebhooks | null;
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
@@ -116,6 +138,37 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     dataDir: o.dataDir,
     faults: o.faults ?? {},
     logger: o.logger ?? false,
+    webhooks: resolveWebhooks(o),
+  };
+}
+
+function resolveWebhooks(o: EmulatorOptions): ResolvedWebhooks | null {
+  const urls = o.webhookUrls === undefined ? [] : [o.webhookUrls].flat();
+  if (urls.length === 0) return null;
+  for (const url of urls) {
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new RangeError(`webhookUrls: not a URL: ${url}`);
+    }
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new RangeError(`webhookUrls: not http(s): ${url}`);
+  }
+  const secret = o.webhookSecret ?? '';
+  // Standard Webhooks keys are base64 after the prefix; the message never quotes the secret.
+  if (!/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret.slice(6), 'base64').length < 16) {
+    throw new RangeError('webhookSecret must be whsec_ followed by at least 16 base64-encoded bytes');
+  }
+  const maxAttempts = o.webhookMaxAttempts ?? 8;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError(`webhookMaxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  return {
+    urls,
+    secret,
+    maxAttempts,
+    retryDelayMs: nonNegative('webhookRetryDelayMs', o.webhookRetryDelayMs, 1000),
+    maxRetryDelayMs: nonNegative('webhookMaxRetryDelayMs', o.webhookMaxRetryDelayMs, 30_000),
   };
 }
 

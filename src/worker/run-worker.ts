@@ -1,15 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from './ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { keyStatus } from '../config/providers';
 import type { WorkerConfig } from '../config/worker-config';
 import { TemporalConnectError } from '../client/errors';
 import { openLedger } from '../ledger';
 import { createLogger, temporalLogger, type Pino } from './logger';
+import { HISTOGRAM_BUCKETS, createMetrics, startSeriesAtZero } from './metrics';
+import { startInFlightGauge, type InFlightGauge } from './in-flight';
+import { meteredLedgerSink, querySighting } from './outcome-metrics';
+import { MeteredProviderRegistry } from './provider-calls';
 import { registerSearchAttributes } from './search-attributes';
 
 /** Built by `npm run build`; production starts skip bundling workflows at start-up. */
@@ -29,7 +34,14 @@ let runtimeInstalled = false;
 /** Connects, checks config and starts polling; returns once the worker is running. */
 export async function startWorker(
   config: WorkerConfig,
-  opts: { logger?: Pino; env?: NodeJS.ProcessEnv; handleSignals?: boolean; warnMissingKeys?: boolean } = {},
+  opts: {
+    logger?: Pino;
+    env?: NodeJS.ProcessEnv;
+    handleSignals?: boolean;
+    warnMissingKeys?: boolean;
+    /** How often the in-flight gauge counts through visibility (default 30 s). */
+    inFlightRefreshMs?: number;
+  } = {},
 ): Promise<RunningWorker> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -40,7 +52,14 @@ export async function startWorker(
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) },
         ...(config.metricsPort
-          ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } }
+          ? {
+              metrics: {
+                prometheus: {
+                  bindAddress: `0.0.0.0:${config.metricsPort}`,
+                  histogramBucketOverrides: HISTOGRAM_BUCKETS,
+                },
+              },
+            }
           : {}),
       },
       shutdownSignals: opts.handleSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
@@ -88,9 +107,26 @@ export async function startWorker(
   }
 
   const ledger = await openLedger(config.ledger);
+  // Business metrics only where someone can scrape them: without a port they would cost queries for nothing.
+  const profileNames = config.providers.map((p) => p.name);
+  const metered = config.metricsPort
+    ? {
+        metrics: createMetrics(Runtime.instance().metricMeter),
+        client: new Client({ connection, namespace }),
+      }
+    : null;
+  if (metered) startSeriesAtZero(metered.metrics, profileNames);
   const activities = createActivities({
-    providers: new ProviderRegistry(config.providers, env),
-    outcomes: ledgerSink(ledger, config.priceTable),
+    providers: metered
+      ? new MeteredProviderRegistry(config.providers, env, metered.metrics)
+      : new ProviderRegistry(config.providers, env),
+    outcomes: metered
+      ? meteredLedgerSink(ledger, config.priceTable, {
+          metrics: metered.metrics,
+          sighting: querySighting(metered.client),
+          logger,
+        })
+      : ledgerSink(ledger, config.priceTable),
     resultsDir: config.resultsDir,
     stagingDir: config.stagingDir,
   });
@@ -118,7 +154,16 @@ export async function startWorker(
     },
     'worker ready',
   );
+  const inFlight: InFlightGauge | null = metered
+    ? startInFlightGauge({
+        ...metered,
+        providers: profileNames,
+        logger,
+        intervalMs: opts.inFlightRefreshMs,
+      })
+    : null;
   const done = worker.run().finally(async () => {
+    await inFlight?.stop();
     await ledger.close();
     await connection.close();
     logger.info('worker stopped');

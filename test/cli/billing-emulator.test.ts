@@ -7,7 +7,7 @@ import { row } from '../ledger/fixtures';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import type { EmulatorHandle } from '../../src/emulator';
 import { KEY, chatLine, client, jsonl, startManual, upload } from '../emulator/helpers';

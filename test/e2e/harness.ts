@@ -43,6 +43,10 @@ export interface WorkerEnvOptions {
   dataDir: string;
   databaseUrl?: string;
   logLevel?: string;
+  /** More fields of the `emulator` profile (e.g. webhookSecretEnv). */
+  profile?: Record<string, unknown>;
+  /** More variables (e.g. the webhook signing secret the profile names). */
+  extraEnv?: Record<string, string>;
 }
 
 /** What a deployed worker gets: Temporal address, task queue, an `emulator` provider profile, the ledger. */
@@ -52,7 +56,13 @@ export function workerEnv(o: WorkerEnvOptions): NodeJS.ProcessEnv {
     TEMPORAL_NAMESPACE: 'default',
     BATCHKEEPER_TASK_QUEUE: o.taskQueue,
     BATCHKEEPER_PROVIDERS: JSON.stringify([
-      { name: EMULATOR_PROVIDER, baseURL: o.emulatorUrl, apiKeyEnv: EMULATOR_KEY_ENV, kind: 'openai' },
+      {
+        name: EMULATOR_PROVIDER,
+        baseURL: o.emulatorUrl,
+        apiKeyEnv: EMULATOR_KEY_ENV,
+        kind: 'openai',
+        ...o.profile,
+      },
     ]),
     [EMULATOR_KEY_ENV]: o.emulatorKey,
     BATCHKEEPER_LEDGER_PATH: o.ledgerPath,
@@ -60,6 +70,7 @@ export function workerEnv(o: WorkerEnvOptions): NodeJS.ProcessEnv {
     BATCHKEEPER_STAGING_DIR: join(o.dataDir, 'staging'),
     BATCHKEEPER_DATABASE_URL: o.databaseUrl,
     BATCHKEEPER_LOG_LEVEL: o.logLevel ?? 'info',
+    ...o.extraEnv,
   });
 }
 

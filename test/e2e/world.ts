@@ -43,6 +43,8 @@ export async function startTemporal(): Promise<Temporal> {
 
 export interface World {
   emulator: EmulatorHandle;
+  /** The worker's environment (Temporal address, task queue, profiles, ledger): for other processes too. */
+  env: NodeJS.ProcessEnv;
   openai: OpenAI;
   taskQueue: string;
   dir: string;
@@ -63,7 +65,13 @@ export interface World {
 
 export async function startWorld(
   t: Temporal,
-  opts: { emulator?: EmulatorOptions; databaseUrl?: string; metricsPort?: number } = {},
+  opts: {
+    emulator?: EmulatorOptions;
+    databaseUrl?: string;
+    metricsPort?: number;
+    profile?: Record<string, unknown>;
+    extraEnv?: Record<string, string>;
+  } = {},
 ): Promise<World> {
   const emulator = await startEmulator({
     validatingSeconds: 0.5,
@@ -83,6 +91,8 @@ export async function startWorld(
     ledgerPath,
     dataDir: dir,
     databaseUrl: opts.databaseUrl,
+    profile: opts.profile,
+    extraEnv: opts.extraEnv,
   });
   if (opts.metricsPort) env.BATCHKEEPER_METRICS_PORT = String(opts.metricsPort);
   let workers = 0;
@@ -101,6 +111,7 @@ export async function startWorld(
   const globals = ['--address', t.env.address, '--namespace', 'default', '--task-queue', taskQueue];
   const world: World = {
     emulator,
+    env,
     openai: openaiClient(emulator.url, emulator.apiKey),
     taskQueue,
     dir,

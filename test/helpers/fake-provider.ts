@@ -19,6 +19,8 @@ export interface FakeActivitiesOptions {
   key?: string | null;
   /** Where outcomes go besides `recorded` (e.g. a real ledger). */
   outcomes?: OutcomeSink;
+  /** The profile receives the provider's webhooks (names a signing-secret env var). */
+  pushed?: boolean;
 }
 
 export interface BatchPlan {
@@ -92,6 +94,7 @@ export class FakeProvider {
       baseURL: 'http://fake.invalid/v1',
       apiKeyEnv,
       kind: 'generic',
+      ...(options.pushed ? { webhookSecretEnv: 'FAKE_WEBHOOK_SECRET' } : {}),
     };
     const client = this.client();
     const refused = async (op: ProviderCall['op']): Promise<never> => {

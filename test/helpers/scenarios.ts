@@ -1,10 +1,18 @@
 // Recorded scenarios: run on the time-skipping server, their histories kept as replay fixtures.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, cancelSignal } from '../../workflows/messages';
+import { Worker } from '@temporalio/worker';
+import { startEmulator } from '../../src/emulator';
+import { batchLifecycle, submitBatch } from '../../workflows';
+import { batchWorkflowId, cancelSignal, submitWorkflowId } from '../../workflows/messages';
+import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeProvider } from './fake-provider';
-import { withWorker } from './worker';
+import { uniqueTaskQueue, withWorker } from './worker';
+import { workflowBundle } from './workflow-bundle';
 
 const HOUR = 3600;
 
@@ -17,6 +25,7 @@ export interface RecordedScenario {
 export async function recordScenarios(
   env: TestWorkflowEnvironment,
   suffix = '',
+  options: { all?: boolean } = {},
 ): Promise<RecordedScenario[]> {
   const clock = () => env.currentTimeMs();
   const out: RecordedScenario[] = [];
@@ -75,5 +84,127 @@ export async function recordScenarios(
       history: await handle.fetchHistory(),
     });
   });
+  if (options.all) out.push(...(await recordMoreScenarios(env, suffix)));
+  return out;
+}
+
+/** Every other path: a carried run, a too-late cancel, paused tracking, a submission with a resubmission round. */
+async function recordMoreScenarios(
+  env: TestWorkflowEnvironment,
+  suffix: string,
+): Promise<RecordedScenario[]> {
+  const clock = () => env.currentTimeMs();
+  const out: RecordedScenario[] = [];
+  const history = async (name: string, handle: WorkflowHandle, runId?: string): Promise<History> => {
+    const h = runId ? env.client.workflow.getHandle(handle.workflowId, runId) : handle;
+    const recorded = await h.fetchHistory();
+    out.push({ name, workflowId: handle.workflowId, history: recorded });
+    return recorded;
+  };
+
+  const long = new FakeProvider(
+    {
+      id: `batch_rec_can${suffix}`,
+      total: 5000,
+      profile: 'dashscope',
+      windowSeconds: 120 * HOUR,
+      runSeconds: 110 * HOUR,
+    },
+    clock,
+  );
+  await withWorker(env, long.activities(), async (taskQueue) => {
+    const handle = await env.client.workflow.start(batchLifecycle, {
+      taskQueue,
+      workflowId: batchWorkflowId(long.plan.id),
+      args: [{ batchId: long.plan.id, provider: 'fake' }],
+    });
+    await handle.result();
+    let runId: string | undefined = handle.firstExecutionRunId;
+    for (let n = 1; runId; n++) {
+      const recorded: History = await history(`continue-as-new-run${n}`, handle, runId);
+      const last = recorded.events?.[recorded.events.length - 1];
+      runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+  });
+
+  const late = new FakeProvider({ id: `batch_rec_late${suffix}`, total: 10, runSeconds: 600 }, clock);
+  let release: () => void = () => undefined;
+  late.recordGate = new Promise<void>((resolve) => (release = resolve));
+  await withWorker(env, late.activities(), async (taskQueue) => {
+    const handle = await env.client.workflow.start(batchLifecycle, {
+      taskQueue,
+      workflowId: batchWorkflowId(late.plan.id),
+      args: [{ batchId: late.plan.id, provider: 'fake' }],
+    });
+    while (late.recorded.length === 0) await env.sleep('3 seconds');
+    await handle.signal(cancelSignal, { reason: 'late' });
+    release();
+    await handle.result();
+    await history('cancel-too-late', handle);
+  });
+
+  // The key rotated away mid-run, then a valid one deployed: paused, then resumed (two workers, no cache).
+  const paused = new FakeProvider(
+    { id: `batch_rec_paused${suffix}`, total: 50, runSeconds: 2 * HOUR },
+    clock,
+  );
+  const taskQueue = uniqueTaskQueue('rec-paused');
+  const deploy = async (key: string | undefined, fn: () => Promise<void>) => {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: paused.activities('fake', 'FAKE_PROVIDER_KEY', { key }),
+      maxCachedWorkflows: 0,
+    });
+    await worker.runUntil(fn());
+  };
+  const pausedHandle = await env.client.workflow.start(batchLifecycle, {
+    taskQueue,
+    workflowId: batchWorkflowId(paused.plan.id),
+    args: [{ batchId: paused.plan.id, provider: 'fake' }],
+  });
+  await deploy(undefined, () => env.sleep('10 minutes'));
+  await deploy('sk-revoked', () => env.sleep('40 minutes'));
+  await deploy(undefined, async () => {
+    await pausedHandle.result();
+  });
+  await history('access-paused-then-resumed', pausedHandle);
+
+  const dir = mkdtempSync(join(tmpdir(), 'bk-rec-'));
+  const emu = await startEmulator({ ...FAST_EMULATOR, apiKey: 'sk-rec', failureRate: 0.3 });
+  try {
+    const path = join(dir, 'in.jsonl');
+    const line = (i: number) =>
+      JSON.stringify({
+        custom_id: `q-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${i}` }] },
+      });
+    writeFileSync(path, Array.from({ length: 40 }, (_, i) => line(i)).join('\n') + '\n');
+    await withWorker(env, emulatorActivities(emu, dir), async (tq) => {
+      const handle = await env.client.workflow.start(submitBatch, {
+        taskQueue: tq,
+        workflowId: submitWorkflowId(`rec-several${suffix}`),
+        args: [
+          {
+            provider: 'emu',
+            submission: { source: { path }, endpoint: '/v1/chat/completions', limits: { maxLines: 15 } },
+            pollPolicy: { initialIntervalSeconds: 1, maxIntervalSeconds: 2 },
+            resubmit: { rounds: 1 },
+          },
+        ],
+      });
+      const outcome = await handle.result();
+      await history('submission-several-children-resubmitted', handle);
+      await history(
+        'batch-with-parent-submission',
+        env.client.workflow.getHandle(outcome.batches[0].workflowId),
+      );
+    });
+  } finally {
+    await emu.close();
+  }
   return out;
 }

@@ -6,15 +6,17 @@ import { join } from 'node:path';
 
 const WORKFLOWS_DIR = join(__dirname, '..', '..', 'workflows');
 
-/** Bundling takes seconds: do it once per content of workflows/ and share it across test files. */
-export async function workflowBundle(): Promise<{ code: string }> {
-  const hash = createHash('sha256');
-  for (const f of readdirSync(WORKFLOWS_DIR).sort())
-    hash.update(f).update(readFileSync(join(WORKFLOWS_DIR, f)));
+/**
+ * Bundling takes seconds: do it once per content of workflows/ and share it across test files. `dir` bundles
+ * another tree instead, e.g. a released version's workflow code kept under test/fixtures.
+ */
+export async function workflowBundle(dir: string = WORKFLOWS_DIR): Promise<{ code: string }> {
+  const hash = createHash('sha256').update(dir);
+  for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(join(dir, f)));
   const file = join(tmpdir(), `batchkeeper-workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve(WORKFLOWS_DIR),
+    workflowsPath: require.resolve(dir),
     logger: quietLogger,
   });
   writeFileSync(file, code);

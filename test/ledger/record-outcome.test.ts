@@ -8,7 +8,7 @@ import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import OpenAI, { APIError } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import { MAX_FIRST_LINE_BYTES } from '../../activities/outcome-model';
 import { ProviderRegistry } from '../../activities/providers';
 import { toSnapshot } from '../../activities/normalize';

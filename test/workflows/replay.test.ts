@@ -1,30 +1,47 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { listHistoryFixtures, loadHistoryFixture } from '../helpers/history-fixtures';
 import { recordScenarios } from '../helpers/scenarios';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { workflowBundle } from '../helpers/workflow-bundle';
 
-const FIXTURES = join(__dirname, '..', 'fixtures', 'histories');
+/** Every fixture, frozen. Add the new version's when it is released (npm run record-histories); never edit. */
+const FROZEN_FIXTURES = [
+  'completed.json',
+  'signal-cancelled.json',
+  'v0.1.0/batch-with-parent-submission.json',
+  'v0.1.0/cancel-too-late.json',
+  'v0.1.0/continue-as-new-run1.json.gz',
+  'v0.1.0/continue-as-new-run2.json.gz',
+  'v0.1.0/submission-several-children-resubmitted.json',
+  'workflow-cancelled.json',
+];
 
 const env = useTimeSkippingEnv();
 
 describe('determinism', () => {
-  test('recorded fixture histories replay with the current workflow code', async () => {
-    const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['completed.json', 'signal-cancelled.json', 'workflow-cancelled.json']);
-    for (const file of files) {
-      const history = historyFromJSON(JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')));
+  test('every frozen fixture history (each released version, each path) replays with the current code', async () => {
+    // Fixtures are only ever added: a missing one means a recorded past was lost, not just renamed.
+    expect(listHistoryFixtures()).toEqual(FROZEN_FIXTURES);
+    for (const file of FROZEN_FIXTURES) {
       await expect(
-        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file),
+        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, loadHistoryFixture(file), file),
       ).resolves.toBeUndefined();
     }
   });
 
-  test('histories recorded now replay too (signals, timers and cancellation included)', async () => {
-    const scenarios = await recordScenarios(env, '_fresh');
-    expect(scenarios.map((s) => s.name)).toEqual(['completed', 'signal-cancelled', 'workflow-cancelled']);
+  test('histories recorded now, on every path, replay too (what the next release freezes)', async () => {
+    const scenarios = await recordScenarios(env, '_fresh', { all: true });
+    expect(scenarios.map((s) => s.name)).toEqual([
+      'completed',
+      'signal-cancelled',
+      'workflow-cancelled',
+      'continue-as-new-run1',
+      'continue-as-new-run2',
+      'cancel-too-late',
+      'access-paused-then-resumed',
+      'submission-several-children-resubmitted',
+      'batch-with-parent-submission',
+    ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));
       expect(types.size).toBeGreaterThan(5);
@@ -34,9 +51,7 @@ describe('determinism', () => {
 
   test('a workflow change that reorders commands is caught by replay', async () => {
     // Guards the guard: replaying against a different workflow must fail, or the tests above prove nothing.
-    const history = historyFromJSON(
-      JSON.parse(readFileSync(join(FIXTURES, 'signal-cancelled.json'), 'utf8')),
-    );
+    const history = loadHistoryFixture('signal-cancelled.json');
     const { bundleWorkflowCode } = await import('@temporalio/worker');
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../fixtures/nondeterministic-workflow'),

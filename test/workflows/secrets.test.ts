@@ -14,7 +14,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { maskKey } from '../../src/emulator/unauthorized';

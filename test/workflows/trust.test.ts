@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from 'openai/resources/batches';
 import { Worker } from '@temporalio/worker';
-import { ledgerSink } from '../../activities/ledger-sink';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import { openSqliteLedger } from '../../src/ledger';
 import { batchLifecycle } from '../../workflows';
 import { batchWorkflowId, statusQuery } from '../../workflows/messages';

@@ -1,0 +1,67 @@
+// Push end to end on real processes: the emulator (over HTTP) sends signed webhooks to `batchkeeper webhooks`,
+// which signals the batch's workflow run by a `batchkeeper worker` on the dev server. The terminal status is seen
+// seconds after it happened although the safety-net polls are minutes apart, and billing is recorded once.
+import { createBatch, freePort, spawnBatchkeeper, stopAll } from './harness';
+import { E2E_TIMEOUT_MS, startTemporal, startWorld, type Temporal, type World } from './world';
+
+const SECRET_ENV = 'BK_E2E_WEBHOOK_SECRET';
+const SECRET = `whsec_${Buffer.from('batchkeeper-e2e-webhook-secret!!').toString('base64')}`;
+
+let temporal: Temporal;
+let world: World | undefined;
+
+beforeAll(async () => {
+  temporal = await startTemporal();
+}, 60_000);
+
+afterEach(async () => {
+  await stopAll();
+  await world?.close();
+  world = undefined;
+});
+
+afterAll(async () => {
+  await stopAll();
+  await temporal?.env.teardown();
+});
+
+test(
+  'a signed batch.completed webhook ends the wait: terminal seen within seconds, few provider calls, one ledger row',
+  async () => {
+    const port = await freePort();
+    const w = (world = await startWorld(temporal, {
+      emulator: {
+        requestSeconds: 0.1,
+        webhookUrls: `http://127.0.0.1:${port}/webhooks/emulator`,
+        webhookSecret: SECRET,
+      },
+      profile: { webhookSecretEnv: SECRET_ENV },
+      extraEnv: { [SECRET_ENV]: SECRET },
+    }));
+    const receiver = spawnBatchkeeper(['webhooks', '--port', String(port)], { env: w.env });
+    await receiver.waitFor(/webhooks ready/, 60_000);
+
+    const { batchId } = await createBatch(w.openai, 40, 'push');
+    // Default poll policy: with webhooks on the profile the first polls are 30 s, 60 s, ... apart.
+    const track = await w.cli(['track', batchId, '--provider', 'emulator', '--json']);
+    expect(track.code).toBe(0);
+    const outcome = await w.bk.waitForOutcome(batchId, { timeoutMs: 60_000 });
+    const seenAt = Date.now() / 1000;
+
+    expect(outcome.status).toBe('completed');
+    const completedAt = outcome.snapshot.timestamps.completedAt as number;
+    // The batch completed ~5 s after creation; polling alone would have seen it at the 30 s poll at best.
+    expect(seenAt - completedAt).toBeLessThan(5);
+    expect(outcome.snapshot.pushed).toBe(true);
+    const retrieves = w.emulator
+      .calls()
+      .filter((c) => c.route === 'batches.retrieve' && c.path.includes(batchId));
+    expect(retrieves.length).toBeLessThanOrEqual(3);
+    // The receiver never prints the secret.
+    expect(receiver.stdout() + receiver.stderr()).not.toContain(SECRET);
+    expect(await w.ledgerRows(batchId)).toHaveLength(1);
+    const status = await w.bk.status(batchId);
+    if (status.source === 'query') expect(status.view.events?.received).toBeGreaterThanOrEqual(1);
+  },
+  E2E_TIMEOUT_MS,
+);
