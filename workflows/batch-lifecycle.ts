@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -28,9 +29,11 @@ import {
   statusQuery,
   type BatchOutcome,
   type BatchSnapshot,
+  type BatchStatus,
   type BatchStatusView,
   type BatchWorkflowInput,
   type CancelSource,
+  type ChildProgress,
   type ProviderAccessLoss,
   type ProviderEventsRecord,
   type CarriedState,
@@ -63,9 +66,9 @@ const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
 const { retrieveBatch, cancelBatch, recordOutcome } = proxyActivities<BatchActivities>(CALL_OPTIONS);
 const { downloadResults, cleanupRemoteFiles } = proxyActivities<BatchActivities>(FILE_OPTIONS);
 /**
- * Progress to a parent submission: on every status change, else at most hourly. Each report is an event in the
- * parent's history, which does not continue-as-new: 10 batches over a 336 h window stay near 3,400 events.
- * Each batch's own workflow has live counts (its `status` query) in between.
+ * Progress to a parent submission, in runs started before PATCH_REPORT_OUTCOME_TO_PARENT: on every status change,
+ * else at most hourly. Every report costs the parent ~4 history events, so these hourly reports made its history
+ * grow with batches x window (~38 batches over 336 h reach Temporal's 51,200-event limit).
  */
 const PARENT_PROGRESS_EVERY_SECONDS = 3600;
 
@@ -75,6 +78,13 @@ const PARENT_PROGRESS_EVERY_SECONDS = 3600;
  */
 const PATCH_KEEP_TRACKING_WITHOUT_ACCESS = 'keep-tracking-without-provider-access';
 const PATCH_CLEANUP_OWN_FILES_ONLY = 'cleanup-own-files-only';
+/**
+ * A submission's batch reports status changes only (a handful per batch, whatever the window), and its last
+ * report carries the outcome, or the failure. The submission continues as new, which its child handles do not
+ * survive: this report is how a later run of it learns each batch's result. Each batch's own `status` query
+ * keeps the live counts in between.
+ */
+const PATCH_REPORT_OUTCOME_TO_PARENT = 'report-outcome-to-parent';
 
 /**
  * Once a batch has been seen it runs and bills at the provider whatever happens to our key or profile, so these
@@ -95,6 +105,9 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const ref = validateInput(input);
   const policy = policyOrFail(input);
   const carried = input.carried;
+  // Decided once per run: a run started before the patch keeps its hourly reports to the end, and its parent (also
+  // older) gets the outcome from the child's completion. Tracked batches have no parent and need no marker.
+  const reportsOutcome = input.parent ? patched(PATCH_REPORT_OUTCOME_TO_PARENT) : false;
   const state: CarriedState & {
     phase: WorkflowPhase;
     lastPolledAt: string | null;
@@ -232,32 +245,44 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     },
   );
 
-  let lastProgressSent: { status: string; at: number; done: number } | null = null;
-  const reportToParent = async () => {
+  let lastProgressSent: { status: BatchStatus; at: number; done: number } | null =
+    reportsOutcome && carried?.parentReportedStatus
+      ? { status: carried.parentReportedStatus, at: nowSeconds(), done: 0 }
+      : null;
+  const signalParent = async (
+    report: Pick<ChildProgress, 'status' | 'requestCounts' | 'outcome' | 'failure'>,
+  ) => {
     const parent = input.parent;
-    const snapshot = state.snapshot;
-    if (!parent || !snapshot) return;
-    const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
-    const now = nowSeconds();
-    const due =
-      lastProgressSent === null ||
-      lastProgressSent.status !== snapshot.status ||
-      (done !== lastProgressSent.done && now - lastProgressSent.at >= PARENT_PROGRESS_EVERY_SECONDS);
-    if (!due) return;
-    lastProgressSent = { status: snapshot.status, at: now, done };
+    if (!parent) return;
     try {
       await getExternalWorkflowHandle(parent.workflowId).signal(childProgressSignal, {
         batchId: ref.batchId,
         workflowId: workflowInfo().workflowId,
         chunkIndex: parent.chunkIndex,
         round: parent.round,
-        status: snapshot.status,
-        requestCounts: snapshot.requestCounts,
+        ...report,
       });
     } catch (err) {
       // A parent that is gone does not stop a paid batch from being tracked.
       if (isCancellation(err)) throw err;
     }
+  };
+  const reportToParent = async () => {
+    const snapshot = state.snapshot;
+    if (!input.parent || !snapshot) return;
+    // The terminal status goes with the outcome, once results and billing are known (finish).
+    if (reportsOutcome && isTerminal(snapshot.status)) return;
+    const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
+    const now = nowSeconds();
+    const due =
+      lastProgressSent === null ||
+      lastProgressSent.status !== snapshot.status ||
+      (!reportsOutcome &&
+        done !== lastProgressSent.done &&
+        now - lastProgressSent.at >= PARENT_PROGRESS_EVERY_SECONDS);
+    if (!due) return;
+    lastProgressSent = { status: snapshot.status, at: now, done };
+    await signalParent({ status: snapshot.status, requestCounts: snapshot.requestCounts });
   };
 
   const apply = async (snapshot: BatchSnapshot) => {
@@ -347,6 +372,10 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
               startedAt: state.startedAt,
               ...(state.accessLost ? { accessLost: state.accessLost } : {}),
               ...(state.events.received + state.events.duplicates > 0 ? { events: state.events } : {}),
+              // The next run does not report a status its parent already has.
+              ...(reportsOutcome && lastProgressSent
+                ? { parentReportedStatus: lastProgressSent.status }
+                : {}),
             },
           });
         }
@@ -465,21 +494,43 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         inputPath: input.parent?.inputPath ?? null,
       },
     ]);
+    if (reportsOutcome) {
+      await signalParent({ status: outcome.status, requestCounts: snapshot.requestCounts, outcome });
+    }
     return outcome;
   };
 
+  const run = async (): Promise<BatchOutcome> => {
+    try {
+      await track(true);
+      return await finish();
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      // Cancelling the workflow must not leave a paid batch running: cancel it at the provider,
+      // wait for the terminal status and record billing, shielded from the cancellation itself.
+      await CancellationScope.nonCancellable(async () => {
+        requestCancel({ reason: 'workflow cancelled', requestedBy: 'temporal' }, 'workflow-cancellation');
+        await track(false);
+        await finish();
+      });
+      throw err;
+    }
+  };
+
   try {
-    await track(true);
-    return await finish();
+    return await run();
   } catch (err) {
-    if (!isCancellation(err)) throw err;
-    // Cancelling the workflow must not leave a paid batch running: cancel it at the provider,
-    // wait for the terminal status and record billing, shielded from the cancellation itself.
-    await CancellationScope.nonCancellable(async () => {
-      requestCancel({ reason: 'workflow cancelled', requestedBy: 'temporal' }, 'workflow-cancellation');
-      await track(false);
-      await finish();
-    });
+    // A parent that continued as new would otherwise wait for this batch forever: tell it why it ends.
+    if (reportsOutcome && !(err instanceof ContinueAsNew) && !isCancellation(err)) {
+      const snapshot = state.snapshot;
+      await CancellationScope.nonCancellable(() =>
+        signalParent({
+          status: snapshot?.status ?? 'validating',
+          requestCounts: snapshot?.requestCounts ?? { total: 0, completed: 0, failed: 0 },
+          failure: { message: failureMessage(err), type: failureType(err) },
+        }),
+      );
+    }
     throw err;
   }
 }
@@ -498,6 +549,11 @@ function accessLossType(err: unknown): string | null {
 function failureMessage(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause instanceof Error) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
+}
+
+function failureType(err: unknown): string | null {
+  const root = err instanceof ActivityFailure ? err.cause : err;
+  return root instanceof ApplicationFailure ? (root.type ?? null) : null;
 }
 
 interface CleanupPlan {

@@ -1,6 +1,7 @@
 // The public contract of batchkeeper: what other services (in any language) rely on.
 // Keep names stable; evolve payloads by adding optional fields only.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SubmissionChunk } from './submission-types';
 
 export const BATCH_WORKFLOW_TYPE = 'batchLifecycle';
 export const DEFAULT_TASK_QUEUE = 'batchkeeper';
@@ -261,6 +262,8 @@ export interface CarriedState {
   polls: number;
   runs: number;
   startedAt: string;
+  /** The last status reported to the parent submission (runs that report status changes only). */
+  parentReportedStatus?: BatchStatus | null;
 }
 
 /** The adaptive poll schedule's memory, carried across continue-as-new. */
@@ -313,7 +316,10 @@ export interface BatchOutcome {
   resultsError: string | null;
 }
 
-/** Sent by a batch's workflow to the submission workflow that created it. */
+/**
+ * Sent by a batch's workflow to the submission workflow that created it: on every status change, and (batch
+ * workflows started by this version on) a last report with the outcome or the failure.
+ */
 export interface ChildProgress {
   batchId: string;
   workflowId: string;
@@ -321,6 +327,10 @@ export interface ChildProgress {
   round: number;
   status: BatchStatus;
   requestCounts: RequestCounts;
+  /** The batch workflow's result, on its last report: a submission that continued as new learns it this way. */
+  outcome?: BatchOutcome;
+  /** Instead of an outcome when the batch workflow failed (status and counts are then the last seen). */
+  failure?: { message: string; type: string | null };
 }
 
 /**
@@ -377,6 +387,44 @@ export interface SubmitWorkflowInput {
   /** Resubmit the failed or never-run lines as new batches, up to `rounds` times (default 0, at most 3). */
   resubmit?: { rounds?: number; mode?: 'unsuccessful' | 'retryable' };
   searchAttributes?: boolean;
+  /**
+   * For tests and benchmarks: continue as new after this many history events instead of the default 3,000 (which
+   * is also the most allowed). A run always makes some progress first, so small values cannot loop.
+   */
+  continueAsNewAfterEvents?: number;
+  /** Set only by continue-as-new: the state carried over from the previous run. */
+  carried?: SubmitCarriedState;
+}
+
+/** A submission's state between runs (continue-as-new). Its size grows with the batches, its history does not. */
+export interface SubmitCarriedState {
+  /** Runs so far, the one that continued as new included. */
+  runs: number;
+  phase: SubmitStatusView['phase'];
+  /** From validation: requests, chunks (round 0), the one model, the worker's clock at validation. */
+  lines: number;
+  chunks: number;
+  model: string | null;
+  validatedAt: number;
+  round: number;
+  /** Parts of the current round whose batch is not created yet. */
+  queue: QueuedPart[];
+  /** A resubmission being built from `round`'s batches: the next batch to look at, and the chunks so far. */
+  collecting: { next: number; chunks: SubmissionChunk[] } | null;
+  /** Every batch so far; those with `outcome: null` and no entry in `failures` are still running. */
+  batches: SubmittedBatch[];
+  /** The staging file each batch ran, by workflow id: what a resubmission picks its lines from. */
+  chunkPaths: Record<string, string>;
+  /** Batches that could not be created or whose workflow failed: the submission fails when the round ends. */
+  failures: { workflowId: string | null; message: string; type: string | null }[];
+  rounds: RoundTotals[];
+  cancel: CancelRecord | null;
+}
+
+/** One batch to create: a staging chunk to upload, or (a `fileId` source) the provider file itself. */
+export interface QueuedPart {
+  chunk: Pick<SubmissionChunk, 'index' | 'path' | 'bytes' | 'sha256'> | null;
+  inputFileId: string | null;
 }
 
 export interface SubmittedBatch {
@@ -398,9 +446,14 @@ export interface SubmitStatusView {
   lines: number | null;
   chunks: number | null;
   batches: SubmittedBatch[];
-  /** Live totals over every batch so far (from their progress reports and outcomes). */
+  /**
+   * Totals over every batch so far, from their reports and outcomes. Batches report status changes only, so a
+   * running batch's counts are as of its last status change; its own `status` query has them live.
+   */
   progress: RequestCounts;
   cancel: CancelRecord | null;
+  /** 1 for the first run; grows with each continue-as-new (absent on runs started before it could). */
+  run?: number;
 }
 
 export interface RoundTotals {
@@ -420,6 +473,8 @@ export interface SubmitOutcome {
   rounds: RoundTotals[];
   resultsDirs: string[];
   cancel: CancelRecord | null;
+  /** Runs of the submission workflow (continue-as-new keeps each run's history small). */
+  runs?: number;
 }
 
 export const submitStatusQuery = defineQuery<SubmitStatusView>('status');

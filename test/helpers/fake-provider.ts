@@ -96,10 +96,7 @@ export class FakeProvider {
       kind: 'generic',
       ...(options.pushed ? { webhookSecretEnv: 'FAKE_WEBHOOK_SECRET' } : {}),
     };
-    const client = {
-      batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
-      files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
-    };
+    const client = this.client();
     const refused = async (op: ProviderCall['op']): Promise<never> => {
       this.calls.push({ op, at: await this.now(), status: 401 });
       throw APIError.generate(
@@ -132,6 +129,14 @@ export class FakeProvider {
         },
       },
     });
+  }
+
+  /** The part of the `openai` client this fake serves; a fleet of fakes routes to it by batch id. */
+  client() {
+    return {
+      batches: { retrieve: (id: string) => this.retrieve(id), cancel: (id: string) => this.cancel(id) },
+      files: { content: (id: string) => this.content(id), delete: (id: string) => this.deleteFile(id) },
+    };
   }
 
   private async now(): Promise<number> {

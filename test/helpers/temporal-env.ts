@@ -34,13 +34,17 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 /**
  * One time-skipping environment for a test file: created before its tests, torn down after them. Returns a
  * stand-in that forwards to it, so a file declares `const env = useTimeSkippingEnv();` and uses `env` as is.
+ * `perTest`: a fresh server for every test, for tests that may leave its time-skipping locks unbalanced (see
+ * child-lock-watcher.ts).
  */
-export function useTimeSkippingEnv(): TestWorkflowEnvironment {
+export function useTimeSkippingEnv(options: { perTest?: boolean } = {}): TestWorkflowEnvironment {
   let real: TestWorkflowEnvironment | undefined;
-  beforeAll(async () => {
+  const before = options.perTest ? beforeEach : beforeAll;
+  const after = options.perTest ? afterEach : afterAll;
+  before(async () => {
     real = await createTimeSkippingEnv();
   });
-  afterAll(async () => {
+  after(async () => {
     await real?.teardown();
   });
   return new Proxy({} as TestWorkflowEnvironment, {

@@ -1,0 +1,120 @@
+// Many scripted batches behind one provider profile: a submission of any size and window on the time-skipping
+// server. Validation and creation are scripted (no files); retrieve, cancel and the ledger are the real
+// activities over FakeProviders routed by batch id. Result files are not served: start submissions with
+// `results: { download: false }` (billing comes from the batches' counts and usage).
+import type OpenAI from 'openai';
+import { APIError } from 'openai';
+import { createActivities } from '../../activities';
+import { ProviderRegistry } from '../../activities/providers';
+import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
+import type { SubmissionChunk } from '../../workflows/submission-types';
+import { FAKE_VALID_KEY, FakeProvider, type BatchPlan } from './fake-provider';
+
+export type FleetPlan = Omit<BatchPlan, 'id'>;
+
+export class FakeFleet {
+  /** By batch id, in creation order. */
+  readonly fakes = new Map<string, FakeProvider>();
+  readonly recorded: RecordOutcomeInput[] = [];
+  /** createBatch calls, retries included. */
+  creates = 0;
+  private readonly byTag = new Map<string, string>();
+
+  /**
+   * @param plans one per chunk of the submission (round 0)
+   * @param clock server time in ms (the test environment's `currentTimeMs`)
+   */
+  constructor(
+    readonly name: string,
+    readonly plans: FleetPlan[],
+    private readonly clock: () => Promise<number>,
+  ) {}
+
+  get totalRequests(): number {
+    return this.plans.reduce((n, p) => n + p.total, 0);
+  }
+
+  activities(): BatchActivities {
+    const notFound = (id: string) =>
+      APIError.generate(
+        404,
+        { error: { message: `No batch found with id '${id}'.`, code: 'not_found' } },
+        undefined,
+        new Headers(),
+      );
+    const fake = (id: string) => {
+      const f = this.fakes.get(id);
+      if (!f) throw notFound(id);
+      return f.client();
+    };
+    const client = {
+      batches: {
+        retrieve: async (id: string) => fake(id).batches.retrieve(id),
+        cancel: async (id: string) => fake(id).batches.cancel(id),
+      },
+      files: {
+        content: async (id: string) => {
+          throw notFound(id);
+        },
+        delete: async (id: string) => ({ id, deleted: true }),
+      },
+    };
+    const real = createActivities({
+      providers: new ProviderRegistry(
+        [{ name: 'fake', baseURL: 'http://fake.invalid/v1', apiKeyEnv: 'FAKE_FLEET_KEY', kind: 'generic' }],
+        { FAKE_FLEET_KEY: FAKE_VALID_KEY },
+        () => client as unknown as OpenAI,
+      ),
+      outcomes: { record: async (input) => void this.recorded.push(input) },
+    });
+    const chunks: SubmissionChunk[] = this.plans.map((p, index) => ({
+      index,
+      path: `/fake/${this.name}/chunk-${index}.jsonl`,
+      lines: p.total,
+      bytes: p.total * 100,
+      sha256: `sha-${index}`,
+      firstLine: 1,
+      lastLine: p.total,
+    }));
+    return {
+      ...real,
+      validateSubmission: async (input) => ({
+        ok: true,
+        provider: input.provider,
+        endpoint: input.endpoint,
+        completionWindow: input.completionWindow ?? '24h',
+        model: 'gpt-4o-mini',
+        lines: this.totalRequests,
+        bytes: this.totalRequests * 100,
+        wrapped: 0,
+        defaultedModel: 0,
+        chunks,
+        inputFileId: null,
+        problems: [],
+        problemCount: 0,
+        validatedAt: Math.floor((await this.clock()) / 1000),
+      }),
+      // Idempotent by the workflow's tag, like the real one: a retried create adopts the batch it made.
+      createBatch: async (input) => {
+        this.creates += 1;
+        const adopted = this.byTag.has(input.workflowId);
+        let id = this.byTag.get(input.workflowId);
+        if (id === undefined) {
+          const index = input.chunk?.index ?? 0;
+          id = `${this.name}_${this.fakes.size}`;
+          this.fakes.set(id, new FakeProvider({ id, ...this.plans[index] }, this.clock));
+          this.byTag.set(input.workflowId, id);
+        }
+        return {
+          snapshot: await real.retrieveBatch({ provider: input.provider, batchId: id }),
+          adopted,
+          reusedFile: false,
+          inputFileId: 'file-input',
+        };
+      },
+      buildResubmission: async () => {
+        throw new Error('FakeFleet serves no result files to resubmit from');
+      },
+    };
+  }
+}
