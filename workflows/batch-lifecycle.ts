@@ -84,7 +84,7 @@ const PATCH_CLEANUP_OWN_FILES_ONLY = 'cleanup-own-files-only';
  * survive: this report is how a later run of it learns each batch's result. Each batch's own `status` query
  * keeps the live counts in between.
  */
-const PATCH_REPORT_OUTCOME_TO_PARENT = 'report-outcome-to-parent';
+export const PATCH_REPORT_OUTCOME_TO_PARENT = 'report-outcome-to-parent';
 
 /**
  * Once a batch has been seen it runs and bills at the provider whatever happens to our key or profile, so these

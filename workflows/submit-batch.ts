@@ -41,9 +41,9 @@ import type { CreateBatchResult, SubmissionChunk, ValidatedSubmission } from './
 const MAX_RESUBMIT_ROUNDS = 3;
 
 /**
- * Continue-as-new before a run's history grows large even if the server never suggests it (it does at ~4K events
- * by default): the bound batchLifecycle uses too. A run also makes some progress before it may continue, so the
- * smallest threshold a test may set cannot loop.
+ * Continue-as-new before a run's history grows large even if the server never suggests it: the bound
+ * batchLifecycle uses too. A run also makes some progress before it may continue, so the smallest threshold a
+ * test may set cannot loop.
  */
 const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
 const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
@@ -66,9 +66,9 @@ const MAX_CREATING = 10;
  * the policy applies whenever a parent run closes, continue-as-new included (temporalio/temporal#3666), so
  * REQUEST_CANCEL would cancel every running batch at the first continue-as-new.
  */
-const PATCH_BOUNDED_HISTORY = 'submit-bounded-history';
+export const PATCH_BOUNDED_HISTORY = 'submit-bounded-history';
 /** The workflow closes only after its handlers finished (a cancel being forwarded to every batch). */
-const PATCH_WAIT_FOR_HANDLERS = 'submit-wait-for-handlers';
+export const PATCH_WAIT_FOR_HANDLERS = 'submit-wait-for-handlers';
 
 const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>(LOCAL_FILE_OPTIONS);
 const { createBatch } = proxyActivities<BatchActivities>(FILE_OPTIONS);

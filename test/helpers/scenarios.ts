@@ -9,7 +9,9 @@ import { Worker } from '@temporalio/worker';
 import { startEmulator } from '../../src/emulator';
 import { batchLifecycle, submitBatch } from '../../workflows';
 import { batchWorkflowId, cancelSignal, submitWorkflowId } from '../../workflows/messages';
+import { watchOrphanedChildLocks } from './child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
+import { FakeFleet } from './fake-fleet';
 import { FakeProvider } from './fake-provider';
 import { uniqueTaskQueue, withWorker } from './worker';
 import { workflowBundle } from './workflow-bundle';
@@ -88,7 +90,10 @@ export async function recordScenarios(
   return out;
 }
 
-/** Every other path: a carried run, a too-late cancel, paused tracking, a submission with a resubmission round. */
+/**
+ * Every other path: a carried run, a too-late cancel, paused tracking, a submission with a resubmission round, a
+ * submission that continued as new.
+ */
 async function recordMoreScenarios(
   env: TestWorkflowEnvironment,
   suffix: string,
@@ -205,6 +210,45 @@ async function recordMoreScenarios(
     });
   } finally {
     await emu.close();
+  }
+
+  // A submission that continued as new: its first run (batches started, state carried on) and its last (outcomes
+  // learnt from the reports of batches an earlier run started).
+  const fleet = new FakeFleet(
+    `rec_can_submit${suffix}`,
+    Array.from({ length: 8 }, (_, i) => ({ total: 100, runSeconds: (10 + i) * HOUR, failRatio: 0.1 })),
+    clock,
+  );
+  const watcher = watchOrphanedChildLocks(env, () => [...fleet.fakes.keys()].map(batchWorkflowId));
+  try {
+    await withWorker(env, fleet.activities(), async (tq) => {
+      const handle = await env.client.workflow.start(submitBatch, {
+        taskQueue: tq,
+        workflowId: submitWorkflowId(`rec-continued${suffix}`),
+        args: [
+          {
+            provider: 'fake',
+            submission: { source: { path: '/fake/rec-continued.jsonl' }, endpoint: '/v1/chat/completions' },
+            results: { download: false },
+            continueAsNewAfterEvents: 100,
+          },
+        ],
+      });
+      const outcome = await handle.result();
+      // One at a time: concurrent result() calls would unbalance the test server's time-skipping locks.
+      for (const b of outcome.batches) await env.client.workflow.getHandle(b.workflowId).result();
+      const first = await history(
+        'submission-continued-as-new-first-run',
+        handle,
+        handle.firstExecutionRunId,
+      );
+      if (!first.events?.[first.events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes) {
+        throw new Error('the submission scenario was meant to continue as new, and did not');
+      }
+      await history('submission-continued-as-new-last-run', handle, (await handle.describe()).runId);
+    });
+  } finally {
+    await watcher.stop();
   }
   return out;
 }

@@ -41,6 +41,8 @@ describe('determinism', () => {
       'access-paused-then-resumed',
       'submission-several-children-resubmitted',
       'batch-with-parent-submission',
+      'submission-continued-as-new-first-run',
+      'submission-continued-as-new-last-run',
     ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));
