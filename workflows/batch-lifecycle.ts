@@ -89,8 +89,10 @@ export const PATCH_REPORT_OUTCOME_TO_PARENT = 'report-outcome-to-parent';
 /**
  * The last report is retried: a parent between two runs (continue-as-new) can be briefly not found (the Java test
  * server shows it), and a parent that continued as new has no other way to learn the outcome. A parent that is
- * gone stays gone: after these attempts (about 20 s) the batch ends all the same, billed.
+ * gone stays gone: after these attempts (about 20 s) the batch ends all the same, billed. Runs of v0.2.0 ended
+ * at the first refusal (patched).
  */
+export const PATCH_RETRY_LAST_REPORT = 'retry-last-report-to-parent';
 const LAST_REPORT_ATTEMPTS = 5;
 const LAST_REPORT_RETRY_SECONDS = 2;
 
@@ -277,7 +279,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       } catch (err) {
         // A parent that is gone does not stop a paid batch from being tracked.
         if (isCancellation(err)) throw err;
-        if (attempt >= attempts) return;
+        if (attempt >= attempts || !patched(PATCH_RETRY_LAST_REPORT)) return;
       }
       await sleep(attempt * LAST_REPORT_RETRY_SECONDS * 1000);
     }

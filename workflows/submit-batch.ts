@@ -71,6 +71,8 @@ export const PATCH_BOUNDED_HISTORY = 'submit-bounded-history';
 /** The workflow closes only after its handlers finished (a cancel being forwarded to every batch). */
 export const PATCH_WAIT_FOR_HANDLERS = 'submit-wait-for-handlers';
 
+/** A cancel to a batch workflow not found is tried again before it counts as gone (v0.2.0 gave up at once). */
+export const PATCH_RETRY_FORWARDED_CANCEL = 'submit-retry-forwarded-cancel';
 /** Tries of a cancel to a batch workflow not found (about 20 s) before it counts as gone. */
 const FORWARD_ATTEMPTS = 5;
 const FORWARD_RETRY_SECONDS = 2;
@@ -248,7 +250,7 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
       }
       // A batch that finished reported its outcome before it closed: nothing is recorded for it.
       if (!st.running().some((b) => b.workflowId === workflowId)) return;
-      if (attempt >= FORWARD_ATTEMPTS) {
+      if (attempt >= FORWARD_ATTEMPTS || !patched(PATCH_RETRY_FORWARDED_CANCEL)) {
         st.recordFailure(
           workflowId,
           'the batch workflow closed without reporting an outcome',
