@@ -56,6 +56,8 @@ describe('determinism', () => {
       'batch-with-parent-submission',
       'submission-continued-as-new-first-run',
       'submission-continued-as-new-last-run',
+      'batch-last-report-refused',
+      'submission-cancel-finds-batch-gone',
     ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));
