@@ -13,6 +13,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -85,6 +86,15 @@ const PATCH_CLEANUP_OWN_FILES_ONLY = 'cleanup-own-files-only';
  * keeps the live counts in between.
  */
 export const PATCH_REPORT_OUTCOME_TO_PARENT = 'report-outcome-to-parent';
+/**
+ * The last report is retried: a parent between two runs (continue-as-new) can be briefly not found (the Java test
+ * server shows it), and a parent that continued as new has no other way to learn the outcome. A parent that is
+ * gone stays gone: after these attempts (about 20 s) the batch ends all the same, billed. Runs of v0.2.0 ended
+ * at the first refusal (patched).
+ */
+export const PATCH_RETRY_LAST_REPORT = 'retry-last-report-to-parent';
+const LAST_REPORT_ATTEMPTS = 5;
+const LAST_REPORT_RETRY_SECONDS = 2;
 
 /**
  * Once a batch has been seen it runs and bills at the provider whatever happens to our key or profile, so these
@@ -249,22 +259,29 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     reportsOutcome && carried?.parentReportedStatus
       ? { status: carried.parentReportedStatus, at: nowSeconds(), done: 0 }
       : null;
+  /** `attempts` > 1 for the last report, which the parent cannot do without (see LAST_REPORT_ATTEMPTS). */
   const signalParent = async (
     report: Pick<ChildProgress, 'status' | 'requestCounts' | 'outcome' | 'failure'>,
+    attempts = 1,
   ) => {
     const parent = input.parent;
     if (!parent) return;
-    try {
-      await getExternalWorkflowHandle(parent.workflowId).signal(childProgressSignal, {
-        batchId: ref.batchId,
-        workflowId: workflowInfo().workflowId,
-        chunkIndex: parent.chunkIndex,
-        round: parent.round,
-        ...report,
-      });
-    } catch (err) {
-      // A parent that is gone does not stop a paid batch from being tracked.
-      if (isCancellation(err)) throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await getExternalWorkflowHandle(parent.workflowId).signal(childProgressSignal, {
+          batchId: ref.batchId,
+          workflowId: workflowInfo().workflowId,
+          chunkIndex: parent.chunkIndex,
+          round: parent.round,
+          ...report,
+        });
+        return;
+      } catch (err) {
+        // A parent that is gone does not stop a paid batch from being tracked.
+        if (isCancellation(err)) throw err;
+        if (attempt >= attempts || !patched(PATCH_RETRY_LAST_REPORT)) return;
+      }
+      await sleep(attempt * LAST_REPORT_RETRY_SECONDS * 1000);
     }
   };
   const reportToParent = async () => {
@@ -495,7 +512,10 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
       },
     ]);
     if (reportsOutcome) {
-      await signalParent({ status: outcome.status, requestCounts: snapshot.requestCounts, outcome });
+      await signalParent(
+        { status: outcome.status, requestCounts: snapshot.requestCounts, outcome },
+        LAST_REPORT_ATTEMPTS,
+      );
     }
     return outcome;
   };
@@ -524,11 +544,14 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     if (reportsOutcome && !(err instanceof ContinueAsNew) && !isCancellation(err)) {
       const snapshot = state.snapshot;
       await CancellationScope.nonCancellable(() =>
-        signalParent({
-          status: snapshot?.status ?? 'validating',
-          requestCounts: snapshot?.requestCounts ?? { total: 0, completed: 0, failed: 0 },
-          failure: { message: failureMessage(err), type: failureType(err) },
-        }),
+        signalParent(
+          {
+            status: snapshot?.status ?? 'validating',
+            requestCounts: snapshot?.requestCounts ?? { total: 0, completed: 0, failed: 0 },
+            failure: { message: failureMessage(err), type: failureType(err) },
+          },
+          LAST_REPORT_ATTEMPTS,
+        ),
       );
     }
     throw err;

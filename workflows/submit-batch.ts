@@ -13,6 +13,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
   type ChildWorkflowHandle,
@@ -69,6 +70,12 @@ const MAX_CREATING = 10;
 export const PATCH_BOUNDED_HISTORY = 'submit-bounded-history';
 /** The workflow closes only after its handlers finished (a cancel being forwarded to every batch). */
 export const PATCH_WAIT_FOR_HANDLERS = 'submit-wait-for-handlers';
+
+/** A cancel to a batch workflow not found is tried again before it counts as gone (v0.2.0 gave up at once). */
+export const PATCH_RETRY_FORWARDED_CANCEL = 'submit-retry-forwarded-cancel';
+/** Tries of a cancel to a batch workflow not found (about 20 s) before it counts as gone. */
+const FORWARD_ATTEMPTS = 5;
+const FORWARD_RETRY_SECONDS = 2;
 
 const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>(LOCAL_FILE_OPTIONS);
 const { createBatch } = proxyActivities<BatchActivities>(FILE_OPTIONS);
@@ -228,20 +235,30 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
 
   /**
    * A cancel for a batch workflow by its id: reaches it whichever run of this workflow started it. One that is
-   * closed yet never reported (terminated by hand) would be waited for forever: it counts as failed instead.
+   * closed yet never reported (terminated by hand) would be waited for forever: it counts as failed instead. A
+   * batch workflow between two of its own runs can be briefly not found: only one still not found after a few
+   * tries is gone.
    */
   const forwardCancel = async (workflowId: string) => {
-    try {
-      await getExternalWorkflowHandle(workflowId).signal(cancelSignal, steps.cancelRequest());
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      // A batch that finished reported its outcome before it closed: this records nothing for it.
-      if (err instanceof ApplicationFailure && /not found/i.test(err.message))
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await getExternalWorkflowHandle(workflowId).signal(cancelSignal, steps.cancelRequest());
+        return;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        if (!(err instanceof ApplicationFailure && /not found/i.test(err.message))) return;
+      }
+      // A batch that finished reported its outcome before it closed: nothing is recorded for it.
+      if (!st.running().some((b) => b.workflowId === workflowId)) return;
+      if (attempt >= FORWARD_ATTEMPTS || !patched(PATCH_RETRY_FORWARDED_CANCEL)) {
         st.recordFailure(
           workflowId,
           'the batch workflow closed without reporting an outcome',
           'BatchWorkflowGone',
         );
+        return;
+      }
+      await sleep(attempt * FORWARD_RETRY_SECONDS * 1000);
     }
   };
   const forwardCancelLegacy = async (child: ChildWorkflowHandle<typeof batchLifecycle>) => {

@@ -8,7 +8,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { startEmulator } from '../../src/emulator';
 import { batchLifecycle, submitBatch } from '../../workflows';
-import { batchWorkflowId, cancelSignal, submitWorkflowId } from '../../workflows/messages';
+import { batchWorkflowId, cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
 import { watchOrphanedChildLocks } from './child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeFleet } from './fake-fleet';
@@ -92,7 +92,8 @@ export async function recordScenarios(
 
 /**
  * Every other path: a carried run, a too-late cancel, paused tracking, a submission with a resubmission round, a
- * submission that continued as new.
+ * submission that continued as new, a batch whose last report is refused, a submission's cancel finding a batch
+ * workflow gone.
  */
 async function recordMoreScenarios(
   env: TestWorkflowEnvironment,
@@ -249,6 +250,85 @@ async function recordMoreScenarios(
     });
   } finally {
     await watcher.stop();
+  }
+
+  // A batch whose parent is not found when it reports its outcome: the last report is retried, then it ends.
+  const orphan = new FakeProvider(
+    { id: `batch_rec_orphan${suffix}`, total: 100, runSeconds: 2 * HOUR },
+    clock,
+  );
+  await withWorker(env, orphan.activities(), async (tq) => {
+    const handle = await env.client.workflow.start(batchLifecycle, {
+      taskQueue: tq,
+      workflowId: batchWorkflowId(orphan.plan.id),
+      args: [
+        {
+          batchId: orphan.plan.id,
+          provider: 'fake',
+          parent: {
+            workflowId: submitWorkflowId(`rec-gone${suffix}`),
+            chunkIndex: 0,
+            round: 0,
+            inputPath: null,
+          },
+        },
+      ],
+    });
+    await handle.result();
+    await history('batch-last-report-refused', handle);
+  });
+
+  // After a continue-as-new, a batch workflow terminated by hand: the submission's cancel finds it gone.
+  const gone = new FakeFleet(
+    `rec_gone${suffix}`,
+    Array.from({ length: 12 }, () => ({ total: 100, windowSeconds: 48 * HOUR, runSeconds: 40 * HOUR })),
+    clock,
+  );
+  const goneWatcher = watchOrphanedChildLocks(env, () => [...gone.fakes.keys()].map(batchWorkflowId));
+  try {
+    await withWorker(env, gone.activities(), async (tq) => {
+      const handle = await env.client.workflow.start(submitBatch, {
+        taskQueue: tq,
+        workflowId: submitWorkflowId(`rec-cancel-finds-gone${suffix}`),
+        args: [
+          {
+            provider: 'fake',
+            submission: { source: { path: '/fake/rec-gone.jsonl' }, endpoint: '/v1/chat/completions' },
+            results: { download: false },
+            pollPolicy: { maxIntervalSeconds: 6 * HOUR },
+            continueAsNewAfterEvents: 100,
+          },
+        ],
+      });
+      await env.sleep('2 hours');
+      const view = await handle.query(submitStatusQuery);
+      const terminated = view.batches.find((b) => b.chunkIndex === 0)?.workflowId as string;
+      await env.client.workflow.getHandle(terminated).terminate('recorded: terminated by hand');
+      await handle.signal(cancelSignal, { reason: 'recorded' });
+      await handle.result().catch(() => undefined);
+      for (const b of view.batches.filter((x) => x.workflowId !== terminated))
+        await env.client.workflow.getHandle(b.workflowId).result();
+      // The run in which the cancel found the batch workflow gone (a failed signal to it).
+      let runId: string | undefined = handle.firstExecutionRunId;
+      while (runId) {
+        const run: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+        const events = run.events ?? [];
+        if (events.some((e) => e.signalExternalWorkflowExecutionFailedEventAttributes)) {
+          out.push({
+            name: 'submission-cancel-finds-batch-gone',
+            workflowId: handle.workflowId,
+            history: run,
+          });
+          break;
+        }
+        runId =
+          events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ??
+          undefined;
+      }
+      if (!runId) throw new Error('the scenario was meant to find a batch workflow gone, and did not');
+    });
+  } finally {
+    await goneWatcher.stop();
   }
   return out;
 }

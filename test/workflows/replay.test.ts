@@ -14,12 +14,14 @@ const FROZEN_FIXTURES = [
   'v0.1.0/continue-as-new-run2.json.gz',
   'v0.1.0/submission-several-children-resubmitted.json',
   'v0.2.0/access-paused-then-resumed.json',
+  'v0.2.0/batch-last-report-refused.json',
   'v0.2.0/batch-with-parent-submission.json',
   'v0.2.0/cancel-too-late.json',
   'v0.2.0/completed.json',
   'v0.2.0/continue-as-new-run1.json.gz',
   'v0.2.0/continue-as-new-run2.json.gz',
   'v0.2.0/signal-cancelled.json',
+  'v0.2.0/submission-cancel-finds-batch-gone.json',
   'v0.2.0/submission-continued-as-new-first-run.json',
   'v0.2.0/submission-continued-as-new-last-run.json',
   'v0.2.0/submission-several-children-resubmitted.json',
@@ -54,6 +56,8 @@ describe('determinism', () => {
       'batch-with-parent-submission',
       'submission-continued-as-new-first-run',
       'submission-continued-as-new-last-run',
+      'batch-last-report-refused',
+      'submission-cancel-finds-batch-gone',
     ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));

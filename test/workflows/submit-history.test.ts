@@ -1,15 +1,15 @@
 // Submissions whose history would outgrow Temporal's limits: many batches over long windows, on the time-skipping
 // server with scripted batches (FakeFleet) through the real retrieve, cancel and ledger activities.
-import { WorkflowFailedError } from '@temporalio/client';
-import type { ApplicationFailure } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
-import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
-import { submitBatch, type batchLifecycle } from '../../workflows';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
 import { toSnapshot } from '../../activities';
+import { batchLifecycle, submitBatch } from '../../workflows';
 import { startEmulator } from '../../src/emulator';
 import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/billing';
 import {
@@ -25,6 +25,7 @@ import {
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
+import { FakeProvider } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
@@ -455,4 +456,36 @@ test('a batch workflow terminated by hand after the submission continued as new:
   );
   expect([...fleet.fakes.values()].filter((f) => f.count('cancel') === 1)).toHaveLength(11);
   expect(fleet.recorded).toHaveLength(11);
+});
+
+test("a batch's last report is retried while its parent is not found (between two runs, or gone); the batch ends all the same", async () => {
+  const fake = new FakeProvider({ id: 'batch_orphan', total: 100, runSeconds: 2 * HOUR }, clock);
+  const { outcome, history } = await withWorker(env, fake.activities(), async (taskQueue) => {
+    const handle = await env.client.workflow.start(batchLifecycle, {
+      taskQueue,
+      workflowId: batchWorkflowId('batch_orphan'),
+      args: [
+        {
+          batchId: 'batch_orphan',
+          provider: 'fake',
+          parent: { workflowId: submitWorkflowId('never-started'), chunkIndex: 0, round: 0, inputPath: null },
+        },
+      ],
+    });
+    return { outcome: await handle.result(), history: await handle.fetchHistory() };
+  });
+  expect(outcome.status).toBe('completed');
+  expect(fake.recorded).toHaveLength(1);
+  // Status changes are sent once each; the last report (after the ledger recorded the outcome) five times.
+  const events = history.events ?? [];
+  const recordedAt = events.findIndex(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordOutcome',
+  );
+  const after = events.slice(recordedAt);
+  expect(after.filter((e) => e.signalExternalWorkflowExecutionFailedEventAttributes)).toHaveLength(5);
+  expect(after.filter((e) => e.timerFiredEventAttributes)).toHaveLength(4);
+  const before = events.slice(0, recordedAt);
+  expect(before.filter((e) => e.signalExternalWorkflowExecutionFailedEventAttributes).length).toBe(
+    before.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes).length,
+  );
 });
