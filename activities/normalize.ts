@@ -9,9 +9,6 @@ import {
   type TokenUsage,
 } from '../workflows/messages';
 
-/** Kept for callers that still catch it; toSnapshot no longer throws it (an unknown status is an anomaly). */
-export class UnknownBatchStatusError extends Error {}
-
 /**
  * A provider batch object as the workflow sees it. Providers differ in small ways (DashScope writes unset
  * timestamps as 0, OpenAI as null; usage and model only on OpenAI); this is the one place that knows.

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import { startEmulator } from '../../src/emulator';
 import { batchLifecycle, submitBatch } from '../../workflows';
 import { batchWorkflowId, cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
@@ -14,7 +13,6 @@ import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeFleet } from './fake-fleet';
 import { FakeProvider } from './fake-provider';
 import { uniqueTaskQueue, withWorker } from './worker';
-import { workflowBundle } from './workflow-bundle';
 
 const HOUR = 3600;
 
@@ -155,16 +153,11 @@ async function recordMoreScenarios(
     clock,
   );
   const taskQueue = uniqueTaskQueue('rec-paused');
-  const deploy = async (key: string | undefined, fn: () => Promise<void>) => {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+  const deploy = (key: string | undefined, fn: () => Promise<void>) =>
+    withWorker(env, paused.activities('fake', 'FAKE_PROVIDER_KEY', { key }), fn, {
       taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: paused.activities('fake', 'FAKE_PROVIDER_KEY', { key }),
-      maxCachedWorkflows: 0,
+      worker: { maxCachedWorkflows: 0 },
     });
-    await worker.runUntil(fn());
-  };
   const pausedHandle = await env.client.workflow.start(batchLifecycle, {
     taskQueue,
     workflowId: batchWorkflowId(paused.plan.id),

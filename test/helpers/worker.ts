@@ -72,7 +72,8 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 /**
  * Runs fn while a worker with these activities polls a fresh task queue, or `options.taskQueue` (a worker that
  * takes over from one that stopped, as after a deploy). `options.worker` adds worker options, e.g.
- * `maxCachedWorkflows: 0` for a worker that stops while its workflows run (no sticky queue left behind).
+ * `maxCachedWorkflows: 0` for a worker that stops while its workflows run (no sticky queue left behind), or
+ * `workflowBundle` for another version's workflow code.
  */
 export async function withWorker<T>(
   env: TestWorkflowEnvironment,
@@ -86,7 +87,8 @@ export async function withWorker<T>(
     ...options.worker,
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await workflowBundle(),
+    // Another version's code (an upgrade test) may come in options.worker.
+    workflowBundle: options.worker?.workflowBundle ?? (await workflowBundle()),
     activities,
   });
   return worker.runUntil(fn(taskQueue));

@@ -4,7 +4,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from 'openai/resources/batches';
-import { Worker } from '@temporalio/worker';
 import { ledgerSink } from '../../src/worker/ledger-sink';
 import { openSqliteLedger } from '../../src/ledger';
 import { batchLifecycle } from '../../workflows';
@@ -12,7 +11,6 @@ import { batchWorkflowId, statusQuery } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
-import { workflowBundle } from '../helpers/workflow-bundle';
 
 const env = useTimeSkippingEnv();
 const newFake = (plan: BatchPlan) => new FakeProvider(plan, () => env.currentTimeMs());
@@ -203,19 +201,11 @@ describe('remote clean-up only of what batchkeeper created', () => {
   });
 });
 
-/** A worker on a given task queue (a running workflow's), as a new deploy with other settings would be. */
-async function withWorkerOn<T>(
+/** A worker on the run's task queue, as a new deploy with other settings would be (no sticky cache left behind). */
+function withWorkerOn<T>(
   taskQueue: string,
   activities: ReturnType<FakeProvider['activities']>,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities,
-    // No sticky queue: the next deploy's worker gets the run's tasks at once, as after a real restart.
-    maxCachedWorkflows: 0,
-  });
-  return worker.runUntil(fn());
+  return withWorker(env, activities, fn, { taskQueue, worker: { maxCachedWorkflows: 0 } });
 }

@@ -4,12 +4,11 @@
 // its own history: no nondeterminism, nothing lost, each run finishes once.
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import type { BatchActivities } from '../../workflows/activity-types';
 import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/messages';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
-import { uniqueTaskQueue } from '../helpers/worker';
+import { uniqueTaskQueue, withWorker } from '../helpers/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
 
 const env = useTimeSkippingEnv();
@@ -18,20 +17,16 @@ const V010 = join(__dirname, '..', 'fixtures', 'workflows-v0.1.0');
 const HOUR = 3600;
 
 /** One deploy: a worker of the given workflow code on the run's task queue; no cache, so every task replays. */
-async function deploy<T>(
+function deploy<T>(
   taskQueue: string,
   code: { code: string },
   activities: BatchActivities,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
+  return withWorker(env, activities, fn, {
     taskQueue,
-    workflowBundle: code,
-    activities,
-    maxCachedWorkflows: 0,
+    worker: { workflowBundle: code, maxCachedWorkflows: 0 },
   });
-  return worker.runUntil(fn());
 }
 
 test("runs started on v0.1.0 finish on today's code: mid-poll runs take the new rule, a run mid-finish keeps its old road", async () => {
