@@ -9,7 +9,7 @@
 // Run: npm run bench:submission-history
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { submitBatch } from '../workflows';
-import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/batch-lifecycle';
+import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/parent-reports';
 import { batchWorkflowId, submitWorkflowId } from '../workflows/messages';
 import { PATCH_BOUNDED_HISTORY, PATCH_WAIT_FOR_HANDLERS } from '../workflows/submit-batch';
 import { watchOrphanedChildLocks } from '../test/helpers/child-lock-watcher';

@@ -1,5 +1,6 @@
 // Adaptive polling: the figure of merit is provider calls per batch against how late a terminal status is seen.
-import type { BatchSnapshot, PollPolicy, PollScheduleState } from './messages';
+import type { PollScheduleState } from './carried-state';
+import type { BatchSnapshot, PollPolicy } from './messages';
 
 /**
  * Defaults: 30 s after start or a status change, x1.5 while nothing changes, capped at 15 min.

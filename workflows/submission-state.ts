@@ -1,15 +1,7 @@
 // A submission's state and its rules, apart from the workflow that drives it (no Temporal calls here).
 import { ZERO_BILLING, addBilling } from './billing';
-import type {
-  BatchOutcome,
-  ChildProgress,
-  QueuedPart,
-  RoundTotals,
-  SubmitCarriedState,
-  SubmitOutcome,
-  SubmitStatusView,
-  SubmittedBatch,
-} from './messages';
+import type { ChildProgress, QueuedPart, SubmitCarriedState } from './carried-state';
+import type { BatchOutcome, RoundTotals, SubmitOutcome, SubmitStatusView, SubmittedBatch } from './messages';
 import type { SubmissionChunk } from './submission-types';
 
 export interface BatchFailure {

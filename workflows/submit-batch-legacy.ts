@@ -11,7 +11,8 @@ import {
 } from '@temporalio/workflow';
 import type { batchLifecycle } from './batch-lifecycle';
 import { newCancelRecord } from './cancel-record';
-import type { BatchOutcome, QueuedPart, SubmitOutcome, SubmittedBatch } from './messages';
+import type { QueuedPart } from './carried-state';
+import type { BatchOutcome, SubmitOutcome, SubmittedBatch } from './messages';
 import type { SubmissionSteps } from './submit-batch';
 import type { SubmissionChunk } from './submission-types';
 

@@ -25,14 +25,13 @@ import { batchLifecycle } from './batch-lifecycle';
 import {
   batchWorkflowId,
   cancelSignal,
-  childProgressSignal,
   submitStatusQuery,
   type CancelRequest,
-  type QueuedPart,
   type SubmitOutcome,
   type SubmitWorkflowInput,
   type SubmittedBatch,
 } from './messages';
+import { childProgressSignal, type QueuedPart } from './carried-state';
 import { InvalidPollPolicyError, resolvePollPolicy } from './poll-schedule';
 import { startMetadata } from './presentation';
 import { runLegacySubmission } from './submit-batch-legacy';

@@ -15,13 +15,13 @@ import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/billin
 import {
   batchWorkflowId,
   cancelSignal,
-  childProgressSignal,
   submitStatusQuery,
   submitWorkflowId,
   type BatchOutcome,
   type SubmitOutcome,
   type SubmitWorkflowInput,
 } from '../../workflows/messages';
+import { childProgressSignal } from '../../workflows/carried-state';
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
