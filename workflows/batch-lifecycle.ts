@@ -31,9 +31,8 @@ import {
   PATCH_KEEP_TRACKING_WITHOUT_ACCESS,
   accessLossType,
   accessMetrics,
-  failureMessage,
-  failureType,
 } from './provider-access';
+import { rootMessage, rootType } from './failures';
 import { webUiPublisher } from './web-ui';
 
 export { PATCH_REPORT_OUTCOME_TO_PARENT, PATCH_RETRY_LAST_REPORT } from './parent-reports';
@@ -110,7 +109,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     } catch (err) {
       const type = accessLossType(err);
       if (type === null || batch.snapshot === null || !patched(PATCH_KEEP_TRACKING_WITHOUT_ACCESS)) throw err;
-      batch.accessDenied(type, failureMessage(err));
+      batch.accessDenied(type, rootMessage(err));
       metrics.lost.add(1, { provider: ref.provider, error_type: type });
       publish();
       return false;
@@ -199,7 +198,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     // A parent that continued as new would otherwise wait for this batch forever: tell it why it ends.
     if (parent.reportsOutcome && !(err instanceof ContinueAsNew) && !isCancellation(err)) {
       await CancellationScope.nonCancellable(() =>
-        parent.failure(batch.snapshot, { message: failureMessage(err), type: failureType(err) }),
+        parent.failure(batch.snapshot, { message: rootMessage(err), type: rootType(err) }),
       );
     }
     throw err;

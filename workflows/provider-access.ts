@@ -23,17 +23,6 @@ export function accessLossType(err: unknown): string | null {
   return type !== null && ACCESS_LOSS_TYPES.includes(type) ? type : null;
 }
 
-/** The message a person needs: the activity's own, not its wrapper's. */
-export function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause instanceof Error) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
-export function failureType(err: unknown): string | null {
-  const root = err instanceof ActivityFailure ? err.cause : err;
-  return root instanceof ApplicationFailure ? (root.type ?? null) : null;
-}
-
 /** Created inside the workflow (the meter belongs to the running workflow context). */
 export function accessMetrics() {
   return {

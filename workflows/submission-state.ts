@@ -1,7 +1,15 @@
 // A submission's state and its rules, apart from the workflow that drives it (no Temporal calls here).
 import { ZERO_BILLING, addBilling } from './billing';
+import { newCancelRecord } from './cancel-record';
 import type { ChildProgress, QueuedPart, SubmitCarriedState } from './carried-state';
-import type { BatchOutcome, RoundTotals, SubmitOutcome, SubmitStatusView, SubmittedBatch } from './messages';
+import type {
+  BatchOutcome,
+  CancelSource,
+  RoundTotals,
+  SubmitOutcome,
+  SubmitStatusView,
+  SubmittedBatch,
+} from './messages';
 import type { SubmissionChunk } from './submission-types';
 
 export interface BatchFailure {
@@ -96,6 +104,26 @@ export class SubmissionState {
 
   get cancel() {
     return this.view.cancel;
+  }
+
+  /** The first cancel request is recorded; later ones are counted. False for such a duplicate. */
+  requestCancel(request: unknown, source: CancelSource): boolean {
+    if (this.view.cancel) {
+      this.view.cancel.duplicates += 1;
+      return false;
+    }
+    this.view.cancel = newCancelRecord(request, source, this.view.phase === 'finished');
+    this.refresh();
+    return true;
+  }
+
+  /** Round `round + 1` starts with these chunks (a resubmission). */
+  nextRound(chunks: SubmissionChunk[]): void {
+    this.round += 1;
+    this.queue = chunks.map((c, i) => ({
+      chunk: { index: i, path: c.path, bytes: c.bytes, sha256: c.sha256 },
+      inputFileId: null,
+    }));
   }
 
   /** Announced before its workflow starts, so reports find it; `started` makes it one of the batches. */

@@ -2,21 +2,12 @@
 // Frozen: it must emit the very commands it always did, so those runs replay and finish unchanged. Such runs
 // live at most ~14 days (the longest window plus resubmission rounds); after that, replace the patch by
 // deprecatePatch() and delete this file.
-import {
-  CancellationScope,
-  ParentClosePolicy,
-  isCancellation,
-  workflowInfo,
-  type ChildWorkflowHandle,
-} from '@temporalio/workflow';
-import type { batchLifecycle } from './batch-lifecycle';
+import { CancellationScope, ParentClosePolicy, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { newCancelRecord } from './cancel-record';
 import type { QueuedPart } from './carried-state';
 import type { BatchOutcome, SubmitOutcome, SubmittedBatch } from './messages';
-import type { SubmissionSteps } from './submit-batch';
+import type { BatchHandle, SubmissionSteps } from './submission-steps';
 import type { SubmissionChunk } from './submission-types';
-
-type BatchHandle = ChildWorkflowHandle<typeof batchLifecycle>;
 
 /**
  * Every chunk's batch is created at once; each child's result is awaited on its handle (no continue-as-new, so
@@ -25,9 +16,9 @@ type BatchHandle = ChildWorkflowHandle<typeof batchLifecycle>;
 export async function runLegacySubmission(
   steps: SubmissionSteps,
   children: Map<string, BatchHandle>,
-  forwardCancel: (child: BatchHandle) => Promise<void>,
 ): Promise<SubmitOutcome> {
   const { input, st } = steps;
+  const forwardCancel = steps.forwardCancelLegacy;
 
   const runChunk = async (round: number, part: QueuedPart): Promise<SubmittedBatch | null> => {
     const started = await CancellationScope.nonCancellable(async () => {

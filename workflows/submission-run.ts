@@ -1,0 +1,205 @@
+// The mechanics of one run of a bounded submission: batches created a few at a time (each with its workflow
+// started, never torn apart), outcomes gathered from reports and completions, resubmissions collected, and
+// continue-as-new once the run's history is large, with everything it holds carried over.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { QueuedPart, SubmitCarriedState } from './carried-state';
+import { rootMessage, rootType } from './failures';
+import type { BatchFailure, SubmissionState } from './submission-state';
+import type { BatchHandle, SubmissionSteps } from './submission-steps';
+import type { SubmissionChunk } from './submission-types';
+
+/**
+ * Continue-as-new before a run's history grows large even if the server never suggests it: the bound
+ * batchLifecycle uses too. A run also makes some progress before it may continue, so the smallest threshold a
+ * test may set cannot loop.
+ */
+const CONTINUE_AS_NEW_AFTER_EVENTS = 3000;
+const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
+
+/**
+ * Batches being created at once. Each creation uploads up to 200 MB, so this also spares the worker and the
+ * provider; and a run that must continue as new waits for at most this many creations to finish first, which
+ * bounds how far it overshoots the threshold.
+ */
+const MAX_CREATING = 10;
+
+export class SubmissionRun {
+  private readonly st: SubmissionState;
+  private readonly threshold: number;
+  private readonly startVersion: number;
+  private creating = 0;
+  /**
+   * Batch workflows this run started that have not closed yet. A batch reports its outcome just before its
+   * workflow closes; waiting for the close too (where this run can see it) means a submission that ends has no
+   * batch workflow still open behind it.
+   */
+  private readonly closing = new Set<string>();
+  /** The error objects of failures seen in this run: their cause chain is richer than the carried message. */
+  private readonly errors = new Map<BatchFailure, Error>();
+
+  constructor(
+    private readonly steps: SubmissionSteps,
+    /** Continue-as-new of the workflow with this state (typed there: this file does not import the workflow). */
+    private readonly restart: (carried: SubmitCarriedState) => Promise<never>,
+  ) {
+    this.st = steps.st;
+    const asked = steps.input.continueAsNewAfterEvents ?? CONTINUE_AS_NEW_AFTER_EVENTS;
+    this.threshold = Math.max(
+      MIN_CONTINUE_AS_NEW_AFTER_EVENTS,
+      Math.min(CONTINUE_AS_NEW_AFTER_EVENTS, asked),
+    );
+    this.startVersion = this.st.version;
+  }
+
+  /** Every part of `round` created and every batch of it finished (reported, and its workflow closed). */
+  async round(round: number): Promise<void> {
+    const st = this.st;
+    for (;;) {
+      if (st.cancel) st.queue = [];
+      while (this.creating < MAX_CREATING && st.queue.length > 0 && !this.shouldContinueAsNew()) {
+        const part = st.queue.shift() as QueuedPart;
+        this.creating += 1;
+        void this.createAndStart(round, part).then(
+          () => {
+            this.creating -= 1;
+            st.touch();
+          },
+          (err: unknown) => {
+            this.creating -= 1;
+            const failure: BatchFailure = {
+              workflowId: null,
+              message: rootMessage(err),
+              type: rootType(err),
+            };
+            if (err instanceof Error) this.errors.set(failure, err);
+            st.failures.push(failure);
+            st.refresh();
+          },
+        );
+      }
+      if (
+        this.creating === 0 &&
+        st.queue.length === 0 &&
+        st.running(round).length === 0 &&
+        this.closing.size === 0
+      )
+        return;
+      if (this.shouldContinueAsNew()) await this.continueAsNewNow();
+      const seen = st.version;
+      await condition(() => st.version !== seen || this.shouldContinueAsNew());
+    }
+  }
+
+  /** The submission fails when a round had a batch that could not be created or whose workflow failed. */
+  throwIfFailed(): void {
+    const [first] = this.st.failures;
+    if (!first) return;
+    const own = this.errors.get(first);
+    if (own !== undefined) throw own;
+    const cause = ApplicationFailure.create({
+      message: first.message,
+      type: first.type ?? undefined,
+      nonRetryable: true,
+    });
+    if (first.workflowId === null) throw cause;
+    throw ApplicationFailure.create({
+      message: `batch workflow ${first.workflowId} failed: ${first.message}`,
+      type: 'BatchWorkflowFailed',
+      nonRetryable: true,
+      cause,
+    });
+  }
+
+  /** The chunks that resubmit the undone lines of `round - 1`'s batches, one batch at a time (carried). */
+  async collectResubmission(round: number): Promise<SubmissionChunk[]> {
+    const st = this.st;
+    const collecting = (st.collecting ??= { next: 0, chunks: [] });
+    const from = st.batchesOf(round - 1);
+    while (collecting.next < from.length) {
+      if (this.shouldContinueAsNew()) await this.continueAsNewNow();
+      collecting.chunks.push(...(await this.steps.resubmissionOf(from[collecting.next], round)));
+      collecting.next += 1;
+      st.touch();
+    }
+    st.collecting = null;
+    return collecting.chunks;
+  }
+
+  /**
+   * This workflow was cancelled: its batches are cancelled at the provider and their final billing waited for,
+   * like cancelling a batch's own workflow does. Run shielded from that cancellation.
+   */
+  async cancelAll(): Promise<void> {
+    const st = this.st;
+    if (!st.cancel) {
+      st.requestCancel(
+        { reason: 'submission workflow cancelled', requestedBy: 'temporal' },
+        'workflow-cancellation',
+      );
+      await Promise.all(st.running().map((b) => this.steps.forwardCancel(b.workflowId)));
+    }
+    await condition(() => this.creating === 0 && st.running().length === 0 && this.closing.size === 0);
+  }
+
+  /** Continue as new only once this run did something (a batch created, a report, a resubmission step). */
+  private shouldContinueAsNew(): boolean {
+    const now = workflowInfo();
+    return (
+      this.st.version !== this.startVersion &&
+      (now.continueAsNewSuggested || now.historyLength >= this.threshold)
+    );
+  }
+
+  private async continueAsNewNow(): Promise<never> {
+    // A batch being created must be in the carried list with its workflow started, and a handler mid-way
+    // (a cancel being forwarded) must have finished, so the carried state holds everything.
+    await condition(() => this.creating === 0);
+    await condition(allHandlersFinished);
+    return this.restart(this.st.toCarried());
+  }
+
+  private async createAndStart(round: number, part: QueuedPart): Promise<void> {
+    const { st, steps } = this;
+    // Creating a batch and starting its workflow must not be torn apart by a cancellation:
+    // a batch created at the provider without a workflow would run (and bill) unwatched.
+    await CancellationScope.nonCancellable(async () => {
+      if (st.cancel) return;
+      const created = await steps.createBatch(round, part);
+      const entry = steps.newEntry(round, part, created);
+      st.announce(entry);
+      let handle: BatchHandle;
+      try {
+        handle = await steps.startBatchWorkflow(entry, part, ParentClosePolicy.ABANDON);
+      } catch (err) {
+        st.notStarted(entry.workflowId);
+        throw err;
+      }
+      st.started(entry, part.chunk?.path ?? null);
+      this.closing.add(entry.workflowId);
+      // While this run lasts, the completion is a second source of the outcome, and the only news of a batch
+      // workflow that was terminated. A cancelled one reported its outcome before it closed.
+      void handle.result().then(
+        (outcome) => {
+          this.closing.delete(entry.workflowId);
+          st.recordOutcome(entry.workflowId, outcome);
+          st.touch();
+        },
+        (err: unknown) => {
+          this.closing.delete(entry.workflowId);
+          if (!isCancellation(err)) st.recordFailure(entry.workflowId, rootMessage(err), rootType(err));
+          st.touch();
+        },
+      );
+      // A cancel that arrived while the batch was being created.
+      if (st.cancel) await steps.forwardCancel(entry.workflowId);
+    });
+  }
+}
