@@ -39,6 +39,19 @@ export async function withBatchkeeper<T>(
   fn: (bk: BatchkeeperClient, g: GlobalOptions) => Promise<T>,
 ): Promise<T> {
   const g = globals(cmd);
+  const connected = await connectFor(ctx, g);
+  try {
+    return await fn(
+      new BatchkeeperClient(connected.client, { taskQueue: g.taskQueue ?? DEFAULT_TASK_QUEUE }),
+      g,
+    );
+  } finally {
+    await connected.close();
+  }
+}
+
+/** Connects with the global flags (and the environment's Temporal profile); error lines name the target. */
+export async function connectFor(ctx: CliContext, g: GlobalOptions): Promise<ConnectedClient> {
   ctx.target = { address: g.address, namespace: g.namespace };
   const connected = await ctx.connect({
     address: g.address,
@@ -48,14 +61,7 @@ export async function withBatchkeeper<T>(
     env: ctx.io.env,
   });
   ctx.target = { address: connected.address, namespace: connected.namespace };
-  try {
-    return await fn(
-      new BatchkeeperClient(connected.client, { taskQueue: g.taskQueue ?? DEFAULT_TASK_QUEUE }),
-      g,
-    );
-  } finally {
-    await connected.close();
-  }
+  return connected;
 }
 
 export const defaultConnect: ClientFactory = connectClient;

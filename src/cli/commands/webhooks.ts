@@ -4,7 +4,7 @@ import { DEFAULT_TASK_QUEUE } from '../../../workflows/messages';
 import { loadWebhookEndpoints } from '../../webhooks/endpoints';
 import { DEFAULT_WEBHOOKS_PORT, startWebhookReceiver } from '../../webhooks/receiver';
 import { createLogger } from '../../worker/logger';
-import { globals, type CliContext } from '../context';
+import { connectFor, globals, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
 import { port, positiveInteger } from '../parse';
 
@@ -40,15 +40,7 @@ export function registerWebhooks(program: Command, ctx: CliContext): void {
         return;
       }
       const g = globals(cmd);
-      ctx.target = { address: g.address, namespace: g.namespace };
-      const connected = await ctx.connect({
-        address: g.address,
-        namespace: g.namespace,
-        profile: g.temporalProfile,
-        envConfigFile: g.temporalConfig,
-        env,
-      });
-      ctx.target = { address: connected.address, namespace: connected.namespace };
+      const connected = await connectFor(ctx, g);
       const logger = createLogger(env.BATCHKEEPER_LOG_LEVEL ?? 'info', 'batchkeeper-webhooks');
       // As the worker: the task queue comes from the environment a deployment sets, unless the flag says otherwise.
       const taskQueue = g.taskQueue ?? env.BATCHKEEPER_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
