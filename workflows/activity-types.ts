@@ -20,6 +20,11 @@ export interface RecordOutcomeInput {
   model?: string | null;
   /** The normalized input file on the worker (submitted batches): its first line names the model. */
   inputPath?: string | null;
+  /**
+   * When the workflow saw the terminal status and since when it tracks (workflow time, ISO), for the poll-lateness
+   * metric. Absent from runs of earlier versions: the worker then asks the workflow's `status` query.
+   */
+  sighting?: { lastPolledAt: string | null; startedAt: string };
 }
 
 export interface BatchActivities extends SubmissionActivities {

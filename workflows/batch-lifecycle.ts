@@ -170,6 +170,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         outcome,
         model: input.parent?.model ?? null,
         inputPath: input.parent?.inputPath ?? null,
+        sighting: batch.sighting(),
       },
     ]);
     await parent.outcome(outcome);

@@ -245,6 +245,11 @@ export class BatchTracker {
     };
   }
 
+  /** When the terminal status was seen, for the poll-lateness metric. */
+  sighting(): { lastPolledAt: string | null; startedAt: string } {
+    return { lastPolledAt: this.lastPolledAt, startedAt: this.startedAt };
+  }
+
   /** The workflow's result, once the batch is terminal. */
   outcome(): BatchOutcome {
     const snapshot = this.snapshot as BatchSnapshot;

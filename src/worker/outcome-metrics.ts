@@ -127,13 +127,16 @@ export function meteredLedgerSink(
       if (!row) return;
       // Metrics never fail the activity: the bill is written, and a retry would not count them anyway.
       try {
-        const sighting = await deps.sighting(input.workflowId).catch((err: unknown) => {
-          deps.logger.debug(
-            { batchId, error: err instanceof Error ? err.message : String(err) },
-            'no terminal sighting from the status query: poll lateness not observed',
-          );
-          return null;
-        });
+        // The workflow sends it with the outcome; runs of earlier versions are asked.
+        const sighting =
+          input.sighting ??
+          (await deps.sighting(input.workflowId).catch((err: unknown) => {
+            deps.logger.debug(
+              { batchId, error: err instanceof Error ? err.message : String(err) },
+              'no terminal sighting from the status query: poll lateness not observed',
+            );
+            return null;
+          }));
         observeBatch(deps.metrics, input.outcome, row, sighting);
       } catch (err) {
         deps.logger.warn(

@@ -156,6 +156,14 @@ test('a recorded batch counts once with the figures of its ledger row, however o
   expect(sightings).toEqual(['batch-b1']);
 });
 
+test('the sighting the workflow sends with its outcome is used as is: the workflow is not asked', async () => {
+  await record({ workflowId: 'batch-s1', outcome: outcome('s1', 'completed'), sighting: seenAfter(7) });
+  expect(metrics.of('pollLateness')).toEqual([
+    { metric: 'pollLateness', value: 7, labels: { provider: 'oai', status: 'completed' } },
+  ]);
+  expect(sightings).toEqual([]);
+});
+
 test('a cancelled batch: cancel latency from the request to the return of the provider call, by its outcome', async () => {
   const cancel: CancelRecord = {
     requestedAt: '2026-01-01T00:00:00.000Z',
