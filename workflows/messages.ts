@@ -391,6 +391,8 @@ export interface SubmitTokenBudgetView {
   waiting: { round: number; chunkIndex: number; tokens: number; tokensAhead: number; partsAhead: number }[];
   /** Batches re-created after a provider's `token_limit_exceeded`. */
   tokenLimitRetries: number;
+  /** Workflow time (ms) the submission was validated: its age at the budget (older goes first). */
+  since?: number;
 }
 
 export interface SubmitStatusView {

@@ -118,7 +118,7 @@ export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState)
       st.view.lines = v.lines;
       st.view.chunks = v.inputFileId ? 1 : v.chunks.length;
       const budget = v.tokenBudget && patched(PATCH_TOKEN_BUDGET) ? v.tokenBudget : null;
-      if (budget) st.view.tokenBudget = { ...budget, waiting: [], tokenLimitRetries: 0 };
+      if (budget) st.view.tokenBudget = { ...budget, waiting: [], tokenLimitRetries: 0, since: Date.now() };
       st.queue = v.inputFileId
         ? [{ chunk: null, inputFileId: v.inputFileId }]
         : v.chunks.map((c) => ({
@@ -237,7 +237,8 @@ export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState)
           owner: info.workflowId,
           tokens: part.tokens ?? 0,
           priority: input.priority ?? 0,
-          submittedAt: st.validatedAt,
+          // Milliseconds of workflow time: submissions validated within the same second keep their order.
+          submittedAt: b.since ?? st.validatedAt * 1000,
           order: round * 1_000_000 + (part.chunk?.index ?? 0),
           limit: b.limit,
           maxBatches: b.maxBatches,

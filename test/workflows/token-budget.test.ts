@@ -13,6 +13,8 @@ import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflo
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
+import { workflowBundle } from '../helpers/workflow-bundle';
+import { Worker } from '@temporalio/worker';
 
 const env = useTimeSkippingEnv();
 const dir = mkdtempSync(join(tmpdir(), 'bk-budget-'));
@@ -161,10 +163,28 @@ test('a batch the provider still refuses with token_limit_exceeded is re-created
   const model = 'gpt-4o-mini-refused';
   // The budget believes in two parts; the provider (another client shares the quota) allows one.
   const { activities, api } = await setup(model, 2, 1);
-  const { outcome, view } = await withWorker(env, activities, async (tq) => ({
-    outcome: await (await start(tq, 'refused', model, 2)).result(),
-    view: await budgetView(model),
-  }));
+  const { outcome, lowered, view, histories } = await withWorker(env, activities, async (tq) => {
+    const handle = await start(tq, 'refused', model, 2);
+    // Right after the refusal (time skipping is locked while the test only queries), the budget has learned.
+    await until('a refusal', async () =>
+      (await handle.query(submitStatusQuery)).tokenBudget?.tokenLimitRetries ? true : undefined,
+    );
+    const lowered = await until('the budget told', async () => {
+      const v = await budgetView(model);
+      return v.limitHits > 0 ? v : undefined;
+    });
+    const result = await handle.result();
+    const budget = env.client.workflow.getHandle(budgetWorkflowId('emu', model));
+    return {
+      outcome: result,
+      lowered,
+      view: await budgetView(model),
+      histories: [await handle.fetchHistory(), await budget.fetchHistory()],
+    };
+  });
+  // The submission's and the budget's histories (update-with-start, grants, releases, the lowered limit's timer,
+  // the backoff) replay deterministically.
+  for (const h of histories) await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h);
   expect(outcome.status).toBe('completed');
   const refused = outcome.batches.filter((b) => b.retried === 'token_limit_exceeded');
   expect(refused.length).toBeGreaterThanOrEqual(1);
@@ -181,8 +201,11 @@ test('a batch the provider still refuses with token_limit_exceeded is re-created
   expect(created.filter((b) => b.status === 'failed')).toHaveLength(refused.length);
   expect(created.some((b) => /\/t1$/.test(b.tag))).toBe(true);
   expect(view.limitHits).toBe(refused.length);
-  // Lowered to what fits alone (the refused part), for a while.
-  expect(view.effectiveLimit).toBeLessThan(2 * PART_TOKENS);
+  // Lowered, for a while (30 min), to 80% of what it held when refused (one or both parts, depending on whether
+  // the first part's end was released first), never below the refused part.
+  expect(lowered.effectiveLimit).toBeLessThan(2 * PART_TOKENS);
+  expect(lowered.effectiveLimit).toBeGreaterThanOrEqual(PART_TOKENS);
+  expect(lowered.loweredUntil).not.toBeNull();
   expect(view).toMatchObject({ held: 0, waiting: [] });
 });
 
