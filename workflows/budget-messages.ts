@@ -86,6 +86,8 @@ export interface BudgetCarried {
   runs: number;
   /** Grants decided but not yet signalled to their owner. */
   unsent: BudgetGrant[];
+  /** Workflow time (ms) the owners of holds were last pinged. */
+  probedAt?: number;
 }
 
 export interface BudgetWorkflowInput {
@@ -98,4 +100,9 @@ export const acquireUpdate = defineUpdate<AcquireResult, [AcquireRequest]>('acqu
 export const releaseSignal = defineSignal<[ReleaseRequest]>('release');
 /** Sent by the budget to a part's owner when the part, which was waiting, is admitted. */
 export const budgetGrantedSignal = defineSignal<[BudgetGrant]>('budgetGranted');
+/**
+ * Sent by the budget to the owners of its holds while parts wait (every 10 minutes): an owner that is gone
+ * (terminated by hand) can never release, so a refused ping frees its holds. Owners need do nothing with it.
+ */
+export const budgetPingSignal = defineSignal('budgetPing');
 export const budgetStatusQuery = defineQuery<BudgetView>('status');

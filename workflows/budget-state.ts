@@ -30,6 +30,7 @@ export class BudgetState {
   unsent: BudgetGrant[] = [];
   /** Grows on every change the workflow may wait for. */
   version = 0;
+  probedAt = 0;
 
   constructor(
     readonly provider: string,
@@ -46,6 +47,7 @@ export class BudgetState {
     this.limitHits = carried?.limitHits ?? 0;
     this.runs = (carried?.runs ?? 0) + 1;
     this.unsent = carried?.unsent ?? [];
+    this.probedAt = carried?.probedAt ?? 0;
   }
 
   toCarried(): BudgetCarried {
@@ -59,7 +61,20 @@ export class BudgetState {
       limitHits: this.limitHits,
       runs: this.runs,
       unsent: this.unsent,
+      probedAt: this.probedAt,
     };
+  }
+
+  /** While parts wait behind holds, the holds' owners are checked now and then (see `budgetPingSignal`). */
+  probeDue(now: number, everyMs: number): number | null {
+    if (this.waiters.length === 0 || this.holders.size === 0) return null;
+    return Math.max(0, this.probedAt + everyMs - now);
+  }
+
+  /** Frees every hold of an owner that is gone. */
+  ownerGone(owner: string, now: number): void {
+    for (const h of [...this.holders.values()])
+      if (h.owner === owner) this.release({ holderId: h.holderId, reason: `owner ${owner} is gone` }, now);
   }
 
   get held(): number {

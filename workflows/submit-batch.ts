@@ -10,7 +10,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { budgetGrantedSignal } from './budget-messages';
+import { budgetGrantedSignal, budgetPingSignal } from './budget-messages';
 import { childProgressSignal } from './carried-state';
 import { cancelSignal, submitStatusQuery, type SubmitOutcome, type SubmitWorkflowInput } from './messages';
 import { runLegacySubmission } from './submit-batch-legacy';
@@ -85,6 +85,9 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
   setHandler(budgetGrantedSignal, (g) => st.grant(g.holderId), {
     description:
       'The token budget admitted a part of this submission that was waiting (docs/token-budget.md).',
+  });
+  setHandler(budgetPingSignal, () => undefined, {
+    description: 'The token budget checks that this submission, holding some of it, still exists.',
   });
   setHandler(submitStatusQuery, () => st.view, {
     description: 'Phase, every batch with its status and counts, totals so far, cancel record, run.',

@@ -12,6 +12,7 @@ import {
 import {
   acquireUpdate,
   budgetGrantedSignal,
+  budgetPingSignal,
   budgetStatusQuery,
   budgetWorkflowId,
   releaseSignal,
@@ -24,6 +25,8 @@ import { BudgetState } from './budget-state';
 const CONTINUE_AS_NEW_AFTER_EVENTS = 2000;
 /** A budget with nothing held or waiting closes after this long; the next acquire (update-with-start) starts it. */
 const IDLE_MS = 60 * 60 * 1000;
+/** While parts wait, the owners of holds are pinged this often: one that is gone frees its holds. */
+const PROBE_MS = 10 * 60 * 1000;
 
 /**
  * One per (provider profile, model), id `budget-<profile>-<model>`: admits parts of every submission on every
@@ -83,9 +86,14 @@ export async function tokenBudget(input: BudgetWorkflowInput): Promise<void> {
       await sendGrants(st);
       await continueAsNew<typeof tokenBudget>({ ...input, carried: st.toCarried() });
     }
+    if (st.probeDue(now(), PROBE_MS) === 0) await probeOwners(st);
     const seen = st.version;
-    const lowered = st.lowered ? Math.max(1, st.lowered.until - now()) : undefined;
-    const wait = st.idle() ? IDLE_MS : lowered;
+    const waits = [
+      st.idle() ? IDLE_MS : null,
+      st.lowered ? Math.max(1, st.lowered.until - now()) : null,
+      st.probeDue(now(), PROBE_MS),
+    ].filter((w): w is number => w !== null);
+    const wait = waits.length > 0 ? Math.max(1, Math.min(...waits)) : undefined;
     const changed = await condition(() => st.version !== seen || st.unsent.length > 0, wait);
     if (!changed) {
       st.expireLowered(now());
@@ -116,5 +124,20 @@ async function sendGrants(st: BudgetState): Promise<void> {
       }
     }
     st.unsent = st.unsent.filter((g) => g !== grant);
+  }
+}
+
+/** Pings each owner of a hold; one whose workflow is closed (terminated, say) never releases: its holds go. */
+async function probeOwners(st: BudgetState): Promise<void> {
+  st.probedAt = Date.now();
+  const owners = new Set([...st.holders.values()].map((h) => h.owner));
+  for (const owner of owners) {
+    try {
+      await getExternalWorkflowHandle(owner).signal(budgetPingSignal);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (!(err instanceof ApplicationFailure && /not found/i.test(err.message))) throw err;
+      st.ownerGone(owner, Date.now());
+    }
   }
 }

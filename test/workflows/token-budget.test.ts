@@ -11,6 +11,7 @@ import { submitBatch } from '../../workflows';
 import { budgetStatusQuery, budgetWorkflowId, type BudgetView } from '../../workflows/budget-messages';
 import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
+import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
@@ -304,6 +305,38 @@ test('a worker killed while its submission holds budget: the next worker finishe
   const created = await createdBatches(api);
   expect(created.map((b) => b.status)).toEqual(['completed', 'completed']);
   expect(view).toMatchObject({ held: 0, waiting: [] });
+});
+
+test('a submission terminated while holding budget: the budget finds it gone and admits the next', async () => {
+  const model = 'gpt-4o-mini-gone';
+  // The provider allows both (the terminated submission's batch keeps running there); the budget one part.
+  const { activities, api } = await setup(model, 1, 2, { requestSeconds: 1 });
+  const { outcome, view } = await withWorker(env, activities, async (tq) => {
+    const gone = await start(tq, 'gone', model, 1);
+    const [child] = await until('its batch created', async () => {
+      const ids = (await gone.query(submitStatusQuery)).batches.map((b) => b.workflowId);
+      return ids.length > 0 ? ids : undefined;
+    });
+    // The test server leaks a time-skipping lock when a child outlives its terminated parent (see the helper).
+    const watcher = watchOrphanedChildLocks(env, () => [child]);
+    const next = await start(tq, 'after-gone', model, 1);
+    await until('the next one waiting', async () =>
+      (await next.query(submitStatusQuery)).tokenBudget?.waiting.length ? true : undefined,
+    );
+    await gone.terminate('by hand');
+    // Within the ping period (10 min of workflow time, skipped) the hold goes and the next part runs.
+    try {
+      return { outcome: await next.result(), view: await budgetView(model) };
+    } finally {
+      await watcher.stop();
+    }
+  });
+  expect(outcome.status).toBe('completed');
+  expect((await createdBatches(api)).map((b) => b.tag)).toEqual([
+    'submit-gone/r0/c0',
+    'submit-after-gone/r0/c0',
+  ]);
+  expect(view).toMatchObject({ held: 0, holders: [], waiting: [] });
 });
 
 test('a part larger than the whole budget fails validation with the numbers, before any upload', async () => {
