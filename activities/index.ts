@@ -1,6 +1,8 @@
 import { activityInfo, log } from '@temporalio/activity';
+import type { WorkflowClient } from '@temporalio/client';
 import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
+import { createBudgetActivities } from './budget';
 import { resolveOutcomeModel } from './outcome-model';
 import type { ProviderRegistry } from './providers';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STAGING_DIR, createSubmissionActivities } from './submission';
@@ -22,6 +24,8 @@ export interface ActivityDeps {
   /** Results store (default ./.data/results) and staging of normalized submissions (default ./.data/staging). */
   resultsDir?: string;
   stagingDir?: string;
+  /** For token budgets (update-with-start of the budget workflow); profiles without `tokenBudgets` need none. */
+  workflowClient?: WorkflowClient;
 }
 
 /** The activity object registered on the worker; dependencies are injected so tests can swap them. */
@@ -32,6 +36,7 @@ export function createActivities(deps: ActivityDeps): BatchActivities {
       resultsDir: deps.resultsDir ?? DEFAULT_RESULTS_DIR,
       stagingDir: deps.stagingDir ?? DEFAULT_STAGING_DIR,
     }),
+    ...createBudgetActivities({ workflowClient: deps.workflowClient }),
     retrieveBatch: (ref: BatchRef) => retrieveBatch(deps.providers, ref),
     cancelBatch: (ref: BatchRef) => cancelBatch(deps.providers, ref),
     recordOutcome: async (input: RecordOutcomeInput) => {

@@ -21,6 +21,26 @@ export interface ProviderProfile {
   webhookSecretEnv?: string;
   /** Webhook events for batches nobody tracks start tracking them (signal-with-start). Default false. */
   trackUnknown?: boolean;
+  /**
+   * Admission control (docs/token-budget.md): the provider's enqueued-token limit per model (`"*"`: any other
+   * model), and optionally how many batches of the model may be enqueued at once. A submission's parts wait
+   * until their tokens fit. Unset: no admission control, parts are created at once.
+   */
+  tokenBudgets?: Record<string, TokenBudgetLimit>;
+}
+
+export interface TokenBudgetLimit {
+  /** Enqueued tokens the organisation may have across its batches of this model. */
+  enqueuedTokens: number;
+  /** Batches of this model in flight at once (optional). */
+  maxBatches?: number;
+}
+
+/** The budget that applies to `model` on this profile, if any (an exact entry, else `"*"`). */
+export function tokenBudgetFor(profile: ProviderProfile, model: string | null): TokenBudgetLimit | null {
+  const budgets = profile.tokenBudgets;
+  if (!budgets || model === null) return null;
+  return budgets[model] ?? budgets['*'] ?? null;
 }
 
 export const BUILTIN_PROFILES: readonly ProviderProfile[] = [

@@ -1,5 +1,6 @@
 // The activity interface the workflow calls. Types only: the implementations live in activities/.
 import type { BatchOutcome, BatchSnapshot, ProviderCancelOutcome } from './messages';
+import type { AcquireRequest, AcquireResult, ReleaseRequest } from './budget-messages';
 import type { SubmissionActivities } from './submission-types';
 
 export interface BatchRef {
@@ -27,7 +28,21 @@ export interface RecordOutcomeInput {
   sighting?: { lastPolledAt: string | null; startedAt: string };
 }
 
-export interface BatchActivities extends SubmissionActivities {
+/** Which budget: its workflow id and what starts it when it is not running. */
+export interface BudgetRef {
+  budgetId: string;
+  provider: string;
+  model: string;
+}
+
+export interface BudgetActivities {
+  /** Admit a part now or queue it (update-with-start of the budget workflow). */
+  acquireTokenBudget: (input: BudgetRef & { request: AcquireRequest }) => Promise<AcquireResult>;
+  /** Free a part's tokens, or withdraw it from the queue (signal-with-start). */
+  releaseTokenBudget: (input: BudgetRef & { release: ReleaseRequest }) => Promise<void>;
+}
+
+export interface BatchActivities extends SubmissionActivities, BudgetActivities {
   retrieveBatch: (ref: BatchRef) => Promise<BatchSnapshot>;
   cancelBatch: (ref: BatchRef) => Promise<CancelBatchResult>;
   /** Idempotent by batch id: a retried or replayed call never double-counts. */

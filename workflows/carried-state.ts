@@ -12,6 +12,7 @@ import type {
   RequestCounts,
   RoundTotals,
   SubmitStatusView,
+  SubmitTokenBudgetView,
   SubmittedBatch,
 } from './messages';
 import type { SubmissionChunk } from './submission-types';
@@ -83,10 +84,27 @@ export interface SubmitCarriedState {
   failures: { workflowId: string | null; message: string; type: string | null }[];
   rounds: RoundTotals[];
   cancel: CancelRecord | null;
+  /** The token budget the parts wait for, and the parts holding some of it (absent: no admission control). */
+  tokenBudget?: SubmitTokenBudgetView;
+  holds?: BudgetHold[];
+}
+
+/** A part admitted by the token budget, until its batch's terminal status releases it. */
+export interface BudgetHold {
+  holderId: string;
+  round: number;
+  /** The batch workflow, once the batch is created. */
+  workflowId: string | null;
+  part: QueuedPart;
 }
 
 /** One batch to create: a staging chunk to upload, or (a `fileId` source) the provider file itself. */
 export interface QueuedPart {
   chunk: Pick<SubmissionChunk, 'index' | 'path' | 'bytes' | 'sha256'> | null;
   inputFileId: string | null;
+  /** Estimated input tokens (where a token budget applies). */
+  tokens?: number;
+  /** Times its batch failed with `token_limit_exceeded` and it was queued again; and not before (workflow ms). */
+  tries?: number;
+  notBefore?: number;
 }

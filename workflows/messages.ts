@@ -350,6 +350,11 @@ export interface SubmitWorkflowInput {
    * is also the most allowed). A run always makes some progress first, so small values cannot loop.
    */
   continueAsNewAfterEvents?: number;
+  /**
+   * Where the provider profile has a token budget for the model: parts of submissions with a higher priority are
+   * admitted first, then older submissions first. Default 0.
+   */
+  priority?: number;
   /** Set only by continue-as-new: the state carried over from the previous run. */
   carried?: SubmitCarriedState;
 }
@@ -364,6 +369,30 @@ export interface SubmittedBatch {
   status: BatchStatus;
   requestCounts: RequestCounts;
   outcome: BatchOutcome | null;
+  /** Estimated input tokens, where a token budget admitted it. */
+  tokens?: number;
+  /**
+   * Set when the provider failed it at validation with `token_limit_exceeded` (never billed) and its part was
+   * queued again as a new batch: it does not count towards the submission's status.
+   */
+  retried?: 'token_limit_exceeded';
+}
+
+/** The token budget a submission's parts wait for (docs/token-budget.md). */
+export interface SubmitTokenBudgetView {
+  budgetId: string;
+  model: string;
+  limit: number;
+  maxBatches: number | null;
+  /** How tokens were estimated (`tiktoken:o200k_base`, `tiktoken:cl100k_base`, `utf8-bytes/2`) and the total. */
+  method: string;
+  tokens: number;
+  /** Parts waiting for the budget, with what was ahead of each when it was queued. */
+  waiting: { round: number; chunkIndex: number; tokens: number; tokensAhead: number; partsAhead: number }[];
+  /** Batches re-created after a provider's `token_limit_exceeded`. */
+  tokenLimitRetries: number;
+  /** Workflow time (ms) the submission was validated: its age at the budget (older goes first). */
+  since?: number;
 }
 
 export interface SubmitStatusView {
@@ -381,6 +410,8 @@ export interface SubmitStatusView {
   cancel: CancelRecord | null;
   /** 1 for the first run; grows with each continue-as-new (absent on runs started before it could). */
   run?: number;
+  /** Set when the profile has a token budget for the submission's model. */
+  tokenBudget?: SubmitTokenBudgetView;
 }
 
 export interface RoundTotals {

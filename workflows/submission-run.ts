@@ -10,7 +10,7 @@ import {
   isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { QueuedPart, SubmitCarriedState } from './carried-state';
+import type { BudgetHold, QueuedPart, SubmitCarriedState } from './carried-state';
 import { rootMessage, rootType } from './failures';
 import type { BatchFailure, SubmissionState } from './submission-state';
 import type { BatchHandle, SubmissionSteps } from './submission-steps';
@@ -31,11 +31,20 @@ const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
  */
 const MAX_CREATING = 10;
 
+/**
+ * A batch the provider failed with `token_limit_exceeded` (never billed) is created again, at most this many times
+ * per part, after a backoff that doubles from the first.
+ */
+const MAX_TOKEN_LIMIT_TRIES = 3;
+const TOKEN_LIMIT_BACKOFF_MS = 60_000;
+
 export class SubmissionRun {
   private readonly st: SubmissionState;
   private readonly threshold: number;
   private readonly startVersion: number;
   private creating = 0;
+  /** The acquire of the part before (token budget): the next waits for it. */
+  private acquiring: Promise<void> = Promise.resolve();
   /**
    * Batch workflows this run started that have not closed yet. A batch reports its outcome just before its
    * workflow closes; waiting for the close too (where this run can see it) means a submission that ends has no
@@ -63,6 +72,7 @@ export class SubmissionRun {
   async round(round: number): Promise<void> {
     const st = this.st;
     for (;;) {
+      await this.releaseFinished();
       if (st.cancel) st.queue = [];
       while (this.creating < MAX_CREATING && st.queue.length > 0 && !this.shouldContinueAsNew()) {
         const part = st.queue.shift() as QueuedPart;
@@ -146,7 +156,98 @@ export class SubmissionRun {
       );
       await Promise.all(st.running().map((b) => this.steps.forwardCancel(b.workflowId)));
     }
-    await condition(() => this.creating === 0 && st.running().length === 0 && this.closing.size === 0);
+    await this.waitReleasing(
+      () => this.creating === 0 && st.running().length === 0 && this.closing.size === 0,
+    );
+  }
+
+  /**
+   * Waits for `done` while releasing the budget of batches that end meanwhile: a part of this run waiting for the
+   * budget may wait for exactly those releases.
+   */
+  private async waitReleasing(done: () => boolean): Promise<void> {
+    for (;;) {
+      await this.releaseFinished();
+      if (done()) return;
+      const seen = this.st.version;
+      await condition(() => done() || this.st.version !== seen);
+    }
+  }
+
+  /**
+   * Frees the token budget held by batches that ended. One the provider failed with `token_limit_exceeded` never
+   * ran: its part is queued again (bounded, after a backoff) and the budget told, so it lowers its limit a while.
+   */
+  private async releaseFinished(): Promise<void> {
+    const st = this.st;
+    for (const { hold, batch } of st.finishedHolds()) {
+      st.holds.delete(hold.holderId);
+      const limitHit =
+        batch?.outcome?.status === 'failed' &&
+        batch.outcome.errors.some((e) => e.code === 'token_limit_exceeded');
+      const tries = hold.part.tries ?? 0;
+      if (limitHit && batch && !st.cancel && tries < MAX_TOKEN_LIMIT_TRIES) {
+        batch.retried = 'token_limit_exceeded';
+        const budget = st.budget;
+        if (budget) budget.tokenLimitRetries += 1;
+        st.queue.push({
+          ...hold.part,
+          tries: tries + 1,
+          notBefore: Date.now() + TOKEN_LIMIT_BACKOFF_MS * 2 ** tries,
+        });
+        st.refresh();
+      }
+      await this.steps.release(hold.holderId, {
+        tokenLimitExceeded: limitHit || undefined,
+        reason: batch?.outcome ? `batch ${batch.outcome.status}` : 'batch workflow failed',
+      });
+    }
+  }
+
+  /**
+   * Null when no budget applies; else the part's hold once the budget admitted it, or 'withdrawn' when the
+   * submission was cancelled while it waited (its place at the budget is given up).
+   */
+  private async admit(round: number, part: QueuedPart): Promise<BudgetHold | null | 'withdrawn'> {
+    const { st, steps } = this;
+    if (!st.budget || part.tokens === undefined) return null;
+    if (part.notBefore !== undefined && part.notBefore > Date.now()) {
+      const ms = part.notBefore - Date.now();
+      await condition(() => st.cancel !== null, ms);
+    }
+    if (st.cancel) return 'withdrawn';
+    const holderId = steps.holderId(round, part);
+    const chunkIndex = part.chunk?.index ?? 0;
+    // One acquire at a time: parts reach the budget in their order (their creations run side by side).
+    const previous = this.acquiring;
+    let done = () => undefined as void;
+    this.acquiring = new Promise<void>((resolve) => (done = resolve));
+    let answer: Awaited<ReturnType<SubmissionSteps['acquire']>>;
+    try {
+      await previous;
+      answer = await steps.acquire(round, part);
+    } finally {
+      done();
+    }
+    if (!answer.granted) {
+      st.queuedForBudget({
+        round,
+        chunkIndex,
+        tokens: part.tokens,
+        tokensAhead: answer.tokensAhead,
+        partsAhead: answer.partsAhead,
+      });
+      await condition(() => st.granted.has(holderId) || st.cancel !== null);
+      st.admittedOrWithdrawn(round, chunkIndex);
+    }
+    st.granted.delete(holderId);
+    if (st.cancel) {
+      await steps.release(holderId, { reason: 'submission cancelled before its batch was created' });
+      return 'withdrawn';
+    }
+    const hold: BudgetHold = { holderId, round, workflowId: null, part };
+    st.holds.set(holderId, hold);
+    return hold;
   }
 
   /** Continue as new only once this run did something (a batch created, a report, a resubmission step). */
@@ -160,8 +261,10 @@ export class SubmissionRun {
 
   private async continueAsNewNow(): Promise<never> {
     // A batch being created must be in the carried list with its workflow started, and a handler mid-way
-    // (a cancel being forwarded) must have finished, so the carried state holds everything.
-    await condition(() => this.creating === 0);
+    // (a cancel being forwarded) must have finished, so the carried state holds everything. Parts waiting for the
+    // token budget count as being created: releases go on meanwhile, or they could wait for this very run.
+    if (this.st.budget) await this.waitReleasing(() => this.creating === 0);
+    else await condition(() => this.creating === 0);
     await condition(allHandlersFinished);
     return this.restart(this.st.toCarried());
   }
@@ -172,14 +275,32 @@ export class SubmissionRun {
     // a batch created at the provider without a workflow would run (and bill) unwatched.
     await CancellationScope.nonCancellable(async () => {
       if (st.cancel) return;
-      const created = await steps.createBatch(round, part);
+      const hold = await this.admit(round, part);
+      if (hold === 'withdrawn') return;
+      const dropHold = async (why: string) => {
+        if (!hold) return;
+        st.holds.delete(hold.holderId);
+        await steps.release(hold.holderId, { reason: why });
+      };
+      let created: Awaited<ReturnType<SubmissionSteps['createBatch']>>;
+      try {
+        created = await steps.createBatch(round, part);
+      } catch (err) {
+        await dropHold('the batch could not be created');
+        throw err;
+      }
       const entry = steps.newEntry(round, part, created);
+      if (hold) {
+        entry.tokens = part.tokens;
+        hold.workflowId = entry.workflowId;
+      }
       st.announce(entry);
       let handle: BatchHandle;
       try {
         handle = await steps.startBatchWorkflow(entry, part, ParentClosePolicy.ABANDON);
       } catch (err) {
         st.notStarted(entry.workflowId);
+        await dropHold('the batch workflow could not be started');
         throw err;
       }
       st.started(entry, part.chunk?.path ?? null);

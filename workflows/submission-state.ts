@@ -1,15 +1,17 @@
 // A submission's state and its rules, apart from the workflow that drives it (no Temporal calls here).
 import { ZERO_BILLING, addBilling } from './billing';
 import { newCancelRecord } from './cancel-record';
-import type { ChildProgress, QueuedPart, SubmitCarriedState } from './carried-state';
+import type { BudgetHold, ChildProgress, QueuedPart, SubmitCarriedState } from './carried-state';
 import type {
   BatchOutcome,
   CancelSource,
   RoundTotals,
   SubmitOutcome,
   SubmitStatusView,
+  SubmitTokenBudgetView,
   SubmittedBatch,
 } from './messages';
+import { isTerminal } from './messages';
 import type { SubmissionChunk } from './submission-types';
 
 export interface BatchFailure {
@@ -38,6 +40,10 @@ export class SubmissionState {
    * as it exists), and must not be lost, above all the last one with the outcome.
    */
   private readonly starting = new Map<string, SubmittedBatch>();
+  /** Parts admitted by the token budget whose batch has not ended yet, by holder id (carried). */
+  readonly holds = new Map<string, BudgetHold>();
+  /** Grants that arrived for parts waiting in this run (a waiting part keeps the run from continuing as new). */
+  readonly granted = new Set<string>();
 
   constructor(
     provider: string,
@@ -79,6 +85,8 @@ export class SubmissionState {
     for (const [id, path] of Object.entries(carried.chunkPaths)) st.chunkPaths.set(id, path);
     st.failures.push(...carried.failures);
     st.rounds.push(...carried.rounds);
+    if (carried.tokenBudget) st.view.tokenBudget = carried.tokenBudget;
+    for (const h of carried.holds ?? []) st.holds.set(h.holderId, h);
     st.refresh();
     return st;
   }
@@ -99,7 +107,48 @@ export class SubmissionState {
       failures: this.failures,
       rounds: this.rounds,
       cancel: this.view.cancel,
+      ...(this.view.tokenBudget
+        ? { tokenBudget: this.view.tokenBudget, holds: [...this.holds.values()] }
+        : {}),
     };
+  }
+
+  /** The token budget this submission's parts wait for; null when the profile sets none for the model. */
+  get budget(): SubmitTokenBudgetView | null {
+    return this.view.tokenBudget ?? null;
+  }
+
+  /** A part waits for the budget: shown in the status query and the Web UI until it is admitted. */
+  queuedForBudget(row: SubmitTokenBudgetView['waiting'][number]): void {
+    this.budget?.waiting.push(row);
+    this.refresh();
+  }
+
+  admittedOrWithdrawn(round: number, chunkIndex: number): void {
+    const b = this.budget;
+    if (b) b.waiting = b.waiting.filter((w) => w.round !== round || w.chunkIndex !== chunkIndex);
+    this.refresh();
+  }
+
+  grant(holderId: string): void {
+    this.granted.add(holderId);
+    this.touch();
+  }
+
+  /**
+   * Holds whose batch reached its end: a terminal status, an outcome or a failure of its workflow. A `failed`
+   * status waits for the outcome, whose errors say whether it was the provider's `token_limit_exceeded`.
+   */
+  finishedHolds(): { hold: BudgetHold; batch: SubmittedBatch | null }[] {
+    const done: { hold: BudgetHold; batch: SubmittedBatch | null }[] = [];
+    for (const hold of this.holds.values()) {
+      if (hold.workflowId === null) continue;
+      const b = this.find(hold.workflowId) ?? null;
+      const failed = this.failures.some((f) => f.workflowId === hold.workflowId);
+      if (!b || b.outcome || failed || (isTerminal(b.status) && b.status !== 'failed'))
+        done.push({ hold, batch: b });
+    }
+    return done;
   }
 
   get cancel() {
@@ -123,6 +172,7 @@ export class SubmissionState {
     this.queue = chunks.map((c, i) => ({
       chunk: { index: i, path: c.path, bytes: c.bytes, sha256: c.sha256 },
       inputFileId: null,
+      ...(this.budget && c.tokens !== undefined ? { tokens: c.tokens } : {}),
     }));
   }
 
@@ -142,7 +192,7 @@ export class SubmissionState {
     this.refresh();
   }
 
-  private find(workflowId: string): SubmittedBatch | undefined {
+  find(workflowId: string): SubmittedBatch | undefined {
     return this.view.batches.find((b) => b.workflowId === workflowId) ?? this.starting.get(workflowId);
   }
 
@@ -236,12 +286,14 @@ export class SubmissionState {
     const run = (this.view.run ?? 1) > 1 ? `, run ${this.view.run}` : '';
     return (
       `**${this.view.phase}**: ${this.view.batches.length} batch(es), ${completed + failed}/${total} done, ${failed} failed${run}` +
+      budgetDetails(this.budget) +
       (this.view.cancel ? `\n\nCancel requested ${this.view.cancel.requestedAt}` : '')
     );
   }
 
   outcome(provider: string, lines: number): SubmitOutcome {
-    const first = this.view.batches.filter((b) => b.round === 0);
+    // A batch re-created after `token_limit_exceeded` is replaced by its new batch: it never ran, never billed.
+    const first = this.view.batches.filter((b) => b.round === 0 && !b.retried);
     const statuses = first.map((b) => b.outcome?.status);
     const status: SubmitOutcome['status'] = this.view.cancel
       ? 'cancelled'
@@ -262,4 +314,14 @@ export class SubmissionState {
       runs: this.view.run ?? 1,
     };
   }
+}
+
+/** "queued for token budget: N tokens ahead", for the first waiting part (the Web UI's current details). */
+export function budgetDetails(b: SubmitTokenBudgetView | null): string {
+  if (!b || b.waiting.length === 0) return '';
+  const first = b.waiting.reduce((a, w) => (w.tokensAhead < a.tokensAhead ? w : a));
+  return (
+    `\n\nqueued for token budget: ${first.tokensAhead} tokens ahead (${b.waiting.length} part(s) waiting, ` +
+    `${b.model} limit ${b.limit}, estimated by ${b.method})`
+  );
 }

@@ -12,9 +12,10 @@ import {
   type ChildWorkflowHandle,
   type ParentClosePolicy,
 } from '@temporalio/workflow';
-import { FILE_OPTIONS, LOCAL_FILE_OPTIONS } from './activity-options';
+import { CALL_OPTIONS, FILE_OPTIONS, LOCAL_FILE_OPTIONS } from './activity-options';
 import type { BatchActivities } from './activity-types';
 import { batchLifecycle } from './batch-lifecycle';
+import type { AcquireResult, ReleaseRequest } from './budget-messages';
 import type { QueuedPart } from './carried-state';
 import {
   batchWorkflowId,
@@ -35,8 +36,15 @@ export const PATCH_RETRY_FORWARDED_CANCEL = 'submit-retry-forwarded-cancel';
 const FORWARD_ATTEMPTS = 5;
 const FORWARD_RETRY_SECONDS = 2;
 
+/**
+ * Admission control: parts wait for the (profile, model) token budget when validation found one. Runs that
+ * validated before it existed never call patched() (their validation result names no budget).
+ */
+export const PATCH_TOKEN_BUDGET = 'submit-token-budget';
+
 const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>(LOCAL_FILE_OPTIONS);
 const { createBatch } = proxyActivities<BatchActivities>(FILE_OPTIONS);
+const { acquireTokenBudget, releaseTokenBudget } = proxyActivities<BatchActivities>(CALL_OPTIONS);
 
 export type BatchHandle = ChildWorkflowHandle<typeof batchLifecycle>;
 
@@ -67,6 +75,11 @@ export interface SubmissionSteps {
   forwardCancel: (workflowId: string) => Promise<void>;
   /** Runs started before bounded history: through the child's handle, once. */
   forwardCancelLegacy: (child: BatchHandle) => Promise<void>;
+  /** A part's id at the token budget, also the tag of its batch: one per part and `token_limit_exceeded` try. */
+  holderId(round: number, part: QueuedPart): string;
+  /** Asks the token budget to admit the part (update-with-start): granted now, or queued. */
+  acquire(round: number, part: QueuedPart): Promise<AcquireResult>;
+  release(holderId: string, release: Omit<ReleaseRequest, 'holderId'>): Promise<void>;
 }
 
 export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState): SubmissionSteps {
@@ -104,11 +117,14 @@ export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState)
       st.validatedAt = v.validatedAt;
       st.view.lines = v.lines;
       st.view.chunks = v.inputFileId ? 1 : v.chunks.length;
+      const budget = v.tokenBudget && patched(PATCH_TOKEN_BUDGET) ? v.tokenBudget : null;
+      if (budget) st.view.tokenBudget = { ...budget, waiting: [], tokenLimitRetries: 0, since: Date.now() };
       st.queue = v.inputFileId
         ? [{ chunk: null, inputFileId: v.inputFileId }]
         : v.chunks.map((c) => ({
             chunk: { index: c.index, path: c.path, bytes: c.bytes, sha256: c.sha256 },
             inputFileId: null,
+            ...(budget && c.tokens !== undefined ? { tokens: c.tokens } : {}),
           }));
       st.view.phase = 'creating';
       st.refresh();
@@ -116,7 +132,7 @@ export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState)
     createBatch: (round, part) =>
       createBatch({
         provider,
-        workflowId: `${info.workflowId}/r${round}/c${part.chunk?.index ?? 0}`,
+        workflowId: steps.holderId(round, part),
         chunk: part.chunk ?? undefined,
         inputFileId: part.inputFileId ?? undefined,
         endpoint,
@@ -207,6 +223,36 @@ export function submissionSteps(input: SubmitWorkflowInput, st: SubmissionState)
       } catch {
         // A child that already finished needs no cancel.
       }
+    },
+    holderId: (round, part) =>
+      `${info.workflowId}/r${round}/c${part.chunk?.index ?? 0}` + (part.tries ? `/t${part.tries}` : ''),
+    acquire: (round, part) => {
+      const b = st.budget as NonNullable<typeof st.budget>;
+      return acquireTokenBudget({
+        budgetId: b.budgetId,
+        provider,
+        model: b.model,
+        request: {
+          holderId: steps.holderId(round, part),
+          owner: info.workflowId,
+          tokens: part.tokens ?? 0,
+          priority: input.priority ?? 0,
+          // Milliseconds of workflow time: submissions validated within the same second keep their order.
+          submittedAt: b.since ?? st.validatedAt * 1000,
+          order: round * 1_000_000 + (part.chunk?.index ?? 0),
+          limit: b.limit,
+          maxBatches: b.maxBatches,
+        },
+      });
+    },
+    release: (holderId, release) => {
+      const b = st.budget as NonNullable<typeof st.budget>;
+      return releaseTokenBudget({
+        budgetId: b.budgetId,
+        provider,
+        model: b.model,
+        release: { holderId, ...release },
+      });
     },
   };
   return steps;

@@ -52,6 +52,22 @@ export interface SubmissionChunk {
   /** Source line numbers (1-based) of the first and last request in this chunk. */
   firstLine: number;
   lastLine: number;
+  /** Estimated input tokens (set when the profile has a token budget for the model). */
+  tokens?: number;
+}
+
+/** A token budget that applies to a submission, with what validation estimated (docs/token-budget.md). */
+export interface SubmissionTokenBudget {
+  /** Budget workflow id: one per (provider profile, model). */
+  budgetId: string;
+  model: string;
+  /** The profile's enqueued-token limit and optional concurrent-batch limit for the model. */
+  limit: number;
+  maxBatches: number | null;
+  /** How the tokens were estimated: `tiktoken:o200k_base`, `tiktoken:cl100k_base` or `utf8-bytes/2`. */
+  method: string;
+  /** Estimated input tokens over every chunk. */
+  tokens: number;
 }
 
 export interface ValidatedSubmission {
@@ -78,6 +94,8 @@ export interface ValidatedSubmission {
   problemCount: number;
   /** Unix seconds on the worker's clock (the provider's clock, give or take): bounds the search for our tag. */
   validatedAt: number;
+  /** Set when the profile has a token budget for the model: parts then wait for it (absent: no admission). */
+  tokenBudget?: SubmissionTokenBudget;
 }
 
 export interface CreateBatchInput {

@@ -10,6 +10,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { budgetGrantedSignal, budgetPingSignal } from './budget-messages';
 import { childProgressSignal } from './carried-state';
 import { cancelSignal, submitStatusQuery, type SubmitOutcome, type SubmitWorkflowInput } from './messages';
 import { runLegacySubmission } from './submit-batch-legacy';
@@ -18,7 +19,7 @@ import { SubmissionRun } from './submission-run';
 import { SubmissionState } from './submission-state';
 import { submissionSteps, type BatchHandle, type SubmissionSteps } from './submission-steps';
 
-export { PATCH_RETRY_FORWARDED_CANCEL } from './submission-steps';
+export { PATCH_RETRY_FORWARDED_CANCEL, PATCH_TOKEN_BUDGET } from './submission-steps';
 
 /**
  * Patch ids: behaviour changed after the workflow shipped. Runs that started before take the old road on replay.
@@ -80,6 +81,13 @@ export async function submitBatch(input: SubmitWorkflowInput): Promise<SubmitOut
   );
   setHandler(childProgressSignal, (p) => st.applyReport(p, bounded), {
     description: 'Status changes and, last, the outcome of the batch workflows this submission started.',
+  });
+  setHandler(budgetGrantedSignal, (g) => st.grant(g.holderId), {
+    description:
+      'The token budget admitted a part of this submission that was waiting (docs/token-budget.md).',
+  });
+  setHandler(budgetPingSignal, () => undefined, {
+    description: 'The token budget checks that this submission, holding some of it, still exists.',
   });
   setHandler(submitStatusQuery, () => st.view, {
     description: 'Phase, every batch with its status and counts, totals so far, cancel record, run.',

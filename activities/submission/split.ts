@@ -29,6 +29,7 @@ interface Open {
   bytes: number;
   firstLine: number;
   lastLine: number;
+  tokens: number;
   error: Error | null;
 }
 
@@ -39,13 +40,15 @@ interface Open {
 export class ChunkWriter {
   private open: Open | null = null;
   private readonly done: SubmissionChunk[] = [];
+  private counted = false;
 
   constructor(
     private readonly dir: string,
     private readonly limits: Pick<SubmissionLimits, 'maxLines' | 'maxBytes'>,
   ) {}
 
-  async write(text: string, sourceLine: number): Promise<void> {
+  /** `tokens`: the line's estimated input tokens, summed per chunk when a token budget applies. */
+  async write(text: string, sourceLine: number, tokens?: number): Promise<void> {
     const data = `${text}\n`;
     const size = Buffer.byteLength(data);
     if (this.open && startsNewChunk(this.open, size, this.limits)) await this.closeCurrent();
@@ -53,6 +56,8 @@ export class ChunkWriter {
     c.lines += 1;
     c.bytes += size;
     c.lastLine = sourceLine;
+    if (tokens !== undefined) c.tokens += tokens;
+    this.counted ||= tokens !== undefined;
     c.hash.update(data);
     if (c.error) throw c.error;
     if (!c.out.write(data)) await once(c.out, 'drain');
@@ -88,6 +93,7 @@ export class ChunkWriter {
       bytes: 0,
       firstLine: sourceLine,
       lastLine: sourceLine,
+      tokens: 0,
       error: null,
     };
     out.on('error', (e) => {
@@ -113,6 +119,7 @@ export class ChunkWriter {
       sha256: c.hash.digest('hex'),
       firstLine: c.firstLine,
       lastLine: c.lastLine,
+      ...(this.counted ? { tokens: c.tokens } : {}),
     });
   }
 }

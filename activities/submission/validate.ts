@@ -1,6 +1,8 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { classifyProviderError, asApiError } from '../errors';
-import type { ProviderRegistry } from '../providers';
+import { tokenBudgetFor, type ProviderRegistry, type TokenBudgetLimit } from '../providers';
+import { requestTokens, tokenMethod, type TokenMethod } from '../tokens/estimate';
+import { budgetWorkflowId } from '../../workflows/budget-messages';
 import { ProblemList, invalidSubmission } from './failures';
 import { limitsFor, overrideProblems, type ProviderLimits } from './limits';
 import { readLines } from './lines';
@@ -74,9 +76,25 @@ export async function validateSubmission(
       const scan = await scanSource(path, size, input, limits, problems);
       result.lines = scan.lines;
       result.model = scan.model;
+      const limit = tokenBudgetFor(profile, scan.model);
+      const counting = limit ? tokenMethod(profile.kind, scan.model) : null;
       if (problems.count === 0) {
-        const written = await writeStaging(deps, input, limits, scan.explicitIds, scan.model, size);
+        const written = await writeStaging(deps, input, limits, scan.explicitIds, scan.model, size, counting);
         Object.assign(result, written);
+      }
+      if (limit && counting && problems.count === 0) {
+        result.tokenBudget = tokenBudgetOf(input.provider, scan.model as string, limit, counting, result);
+        for (const c of result.chunks)
+          if ((c.tokens ?? 0) > limit.enqueuedTokens)
+            problems.add(
+              null,
+              'part_exceeds_token_budget',
+              `part ${c.index} (lines ${c.firstLine}-${c.lastLine}) has ~${c.tokens} input tokens (${counting}); ` +
+                `the enqueued-token limit of ${input.provider} for ${scan.model} is ${limit.enqueuedTokens}: ` +
+                'it could never be admitted (lower limits.maxLines, or raise tokenBudgets in the profile)',
+            );
+        // Nothing is uploaded for a submission with problems.
+        if (problems.count > 0) result.chunks = [];
       }
     }
   }
@@ -165,6 +183,7 @@ async function writeStaging(
   taken: Set<string>,
   model: string | null,
   size: number,
+  counting: TokenMethod | null,
 ): Promise<Pick<ValidatedSubmission, 'chunks' | 'bytes' | 'wrapped' | 'defaultedModel'>> {
   const path = (input.source as { path: string }).path;
   const dir = stagingDirFor(deps.stagingDir, input.submissionId);
@@ -181,8 +200,9 @@ async function writeStaging(
       const read = readRequestLine(line.text, input.endpoint);
       if (read.kind === 'problems' || line.invalidUtf8)
         throw new Error(`${path} changed while it was being staged (line ${line.lineNo})`);
+      const tokens = counting ? requestTokens(counting, input.endpoint, read.body) : undefined;
       if (read.customId !== null && read.model !== null) {
-        await writer.write(line.text, line.lineNo);
+        await writer.write(line.text, line.lineNo, tokens);
         continue;
       }
       if (read.customId === null) wrapped += 1;
@@ -191,6 +211,7 @@ async function writeStaging(
       await writer.write(
         envelope(id, input.endpoint, read.body, read.model ?? (model as string)),
         line.lineNo,
+        tokens,
       );
     }
     const chunks = await writer.close();
@@ -231,4 +252,21 @@ async function checkRemoteFile(
     }
     throw classifyProviderError(err, { provider, operation: `retrieve file ${fileId}` });
   }
+}
+
+function tokenBudgetOf(
+  provider: string,
+  model: string,
+  limit: TokenBudgetLimit,
+  method: TokenMethod,
+  result: ValidatedSubmission,
+): NonNullable<ValidatedSubmission['tokenBudget']> {
+  return {
+    budgetId: budgetWorkflowId(provider, model),
+    model,
+    limit: limit.enqueuedTokens,
+    maxBatches: limit.maxBatches ?? null,
+    method,
+    tokens: result.chunks.reduce((n, c) => n + (c.tokens ?? 0), 0),
+  };
 }

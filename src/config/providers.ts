@@ -17,6 +17,15 @@ const profileSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. OPENAI_WEBHOOK_SECRET')
     .optional(),
   trackUnknown: z.boolean().optional(),
+  tokenBudgets: z
+    .record(
+      z.string().min(1),
+      z.object({
+        enqueuedTokens: z.number().int().positive(),
+        maxBatches: z.number().int().positive().optional(),
+      }),
+    )
+    .optional(),
 });
 const profilesSchema = z.array(
   profileSchema

@@ -1,5 +1,6 @@
 import type { Clock } from './clock';
 import type { FileStore } from './store';
+import { needsAdmission } from './token-limit';
 import type { BatchError, BatchRec, BatchStatus, ValidInput } from './types';
 import { writeResults } from './write-results';
 
@@ -90,6 +91,9 @@ export function stateAt(rec: BatchRec, t: number): BatchState {
   if (t < validatedAt) return { status: 'validating', ran: 0 };
   if (!v) return { status: 'validating', ran: 0, need: 'validation' };
   if (!v.ok) return { status: 'failed', failedAt: validatedAt, ran: 0, errors: v.errors };
+  if (needsAdmission(rec, v)) return { status: 'validating', ran: 0, need: 'validation' };
+  if (rec.admission?.ok === false)
+    return { status: 'failed', failedAt: validatedAt, ran: 0, errors: rec.admission.errors };
 
   const inputOk = v;
   if (finishedRequestsAt > rec.expiresAt && t >= rec.expiresAt) {
@@ -114,7 +118,8 @@ export async function settle(rec: BatchRec, clock: Clock, files: FileStore): Pro
     const s = stateAt(rec, clock.now());
     if (s.need === undefined) return s;
     if (s.need === 'validation') {
-      await rec.validation;
+      const v = await rec.validation;
+      if (v.ok && needsAdmission(rec, v)) await (rec.admit as () => Promise<void>)();
       continue;
     }
     await ensureFinalJob(rec, files, s.need);

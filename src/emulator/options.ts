@@ -65,6 +65,12 @@ export interface EmulatorOptions {
   webhookRetryDelayMs?: number;
   /** Default 30000. */
   webhookMaxRetryDelayMs?: number;
+  /**
+   * The provider's enqueued-token limit: per model (`{"gpt-4o-mini": 90000}`) or one number for every model.
+   * A batch whose input tokens (OpenAI's tokenizer on the openai profile), added to the in-flight batches' of
+   * its model, pass it fails at validation with `token_limit_exceeded`, like OpenAI's. Default none.
+   */
+  enqueuedTokenLimit?: number | Record<string, number>;
 }
 
 export interface ResolvedWebhooks {
@@ -95,6 +101,7 @@ export interface ResolvedOptions {
   faults: FaultConfig;
   logger: boolean | LoggerOptions;
   webhooks: ResolvedWebhooks | null;
+  enqueuedTokenLimit: number | Record<string, number> | undefined;
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
@@ -139,6 +146,7 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     faults: o.faults ?? {},
     logger: o.logger ?? false,
     webhooks: resolveWebhooks(o),
+    enqueuedTokenLimit: resolveTokenLimit(o.enqueuedTokenLimit),
   };
 }
 
@@ -180,4 +188,13 @@ function resolveFileListing(v: EmulatorOptions['fileListing']): ResolvedOptions[
 function resolveKeyEcho(v: EmulatorOptions['keyEcho']): KeyEcho {
   if (v === undefined || KEY_ECHOES.includes(v)) return v ?? 'none';
   throw new RangeError(`keyEcho must be one of ${KEY_ECHOES.join(', ')}, got ${JSON.stringify(v)}`);
+}
+
+function resolveTokenLimit(v: EmulatorOptions['enqueuedTokenLimit']): ResolvedOptions['enqueuedTokenLimit'] {
+  if (v === undefined) return undefined;
+  const values = typeof v === 'number' ? [v] : Object.values(v);
+  for (const x of values)
+    if (!Number.isInteger(x) || x <= 0)
+      throw new RangeError(`enqueuedTokenLimit must be positive integers, got ${JSON.stringify(v)}`);
+  return v;
 }

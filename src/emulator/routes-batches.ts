@@ -7,6 +7,7 @@ import { settle } from './lifecycle';
 import { pageOf, parseQuery } from './paging';
 import { newId } from './store';
 import { TERMINAL, type BatchRec, type ValidationResult } from './types';
+import { admitInOrder, tokenCounter } from './token-limit';
 import { validateInput } from './validate-input';
 
 const createBody = z.object({
@@ -100,6 +101,7 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
       maxFileBytes: opts.maxFileBytes,
       maxLineBytes: opts.maxLineBytes,
       failureRate: rec.failureRate,
+      countTokens: opts.enqueuedTokenLimit === undefined ? undefined : tokenCounter(profile.name),
     })
       .catch((e: unknown): ValidationResult => ({
         ok: false,
@@ -113,6 +115,10 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
         ],
       }))
       .then((r) => (rec.validated = r));
+    if (opts.enqueuedTokenLimit !== undefined) {
+      rec.tokenLimit = opts.enqueuedTokenLimit;
+      rec.admit = () => admitInOrder(rec, batches.all());
+    }
     batches.add(rec);
     return view(rec);
   });

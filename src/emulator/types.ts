@@ -48,6 +48,8 @@ export interface ValidInput {
   cumFailed: Uint32Array;
   cumIn: Float64Array;
   cumOut: Float64Array;
+  /** Input tokens of every request, as the provider counts them for its enqueued-token limit (0 when none is set). */
+  enqueuedTokens: number;
 }
 
 export interface InvalidInput {
@@ -84,6 +86,12 @@ export interface BatchRec {
   final?: FinalRecord;
   /** Set when writing the result files broke (disk full...): the batch is reported failed. */
   internalError?: { message: string; at: number };
+  /** The enqueued-token limit when the batch was created (option `enqueuedTokenLimit`). */
+  tokenLimit?: number | Record<string, number>;
+  /** Whether the limit let it in, decided when its validation ended (token-limit.ts). */
+  admission?: { ok: true } | { ok: false; errors: BatchError[] };
+  /** Decides admission for this batch and every earlier one (set when a limit applies). */
+  admit?: () => Promise<void>;
 }
 
 export interface CallLogEntry {

@@ -11,6 +11,8 @@ export interface ValidateParams {
   maxFileBytes: number;
   maxLineBytes: number | undefined;
   failureRate: number;
+  /** Set when an enqueued-token limit applies: counts each request's input tokens. */
+  countTokens?: (endpoint: string, body: unknown, model: string) => number;
 }
 
 /** Providers report a bounded list of problems, not one per line of a broken 200 MB file. */
@@ -79,6 +81,7 @@ export async function validateInput(p: ValidateParams): Promise<ValidationResult
   const tin: number[] = [0];
   const tout: number[] = [0];
   let total = 0;
+  let enqueuedTokens = 0;
   for await (const line of readLines(p.path, p.maxLineBytes ?? p.maxFileBytes)) {
     if (line.text === null) {
       push({
@@ -126,6 +129,7 @@ export async function validateInput(p: ValidateParams): Promise<ValidationResult
       continue;
     }
     if (errors.length > 0) continue;
+    if (p.countTokens) enqueuedTokens += p.countTokens(p.endpoint, body, parsed.req.model);
     const fails = requestFails(customId, p.failureRate);
     const r = fails ? null : fakeResponse(p.endpoint, body, customId, 0);
     const i = failed.length - 1;
@@ -148,5 +152,6 @@ export async function validateInput(p: ValidateParams): Promise<ValidationResult
     cumFailed: Uint32Array.from(failed),
     cumIn: Float64Array.from(tin),
     cumOut: Float64Array.from(tout),
+    enqueuedTokens,
   };
 }

@@ -129,6 +129,8 @@ export async function startWorker(
       : ledgerSink(ledger, config.priceTable),
     resultsDir: config.resultsDir,
     stagingDir: config.stagingDir,
+    // Token budgets (profiles with tokenBudgets): acquire and release reach the budget workflow through it.
+    workflowClient: (metered?.client ?? new Client({ connection, namespace })).workflow,
   });
   const worker = await Worker.create({
     connection,

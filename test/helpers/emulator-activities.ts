@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import type { WorkflowClient } from '@temporalio/client';
 import { createActivities } from '../../activities';
-import { ProviderRegistry } from '../../activities/providers';
+import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import type { EmulatorHandle, EmulatorOptions } from '../../src/emulator';
 import type { BatchActivities } from '../../workflows/activity-types';
 
@@ -11,11 +12,27 @@ export const FAST_EMULATOR: EmulatorOptions = {
   finalizingSeconds: 0.05,
 };
 
-/** The real activities, with one provider profile `emu` on this emulator; results and staging under `dir`. */
-export function emulatorActivities(emu: EmulatorHandle, dir: string): BatchActivities {
+/**
+ * The real activities, with one provider profile `emu` on this emulator; results and staging under `dir`.
+ * `budget`: the profile's token budgets, and the client their acquire and release go through.
+ */
+export function emulatorActivities(
+  emu: EmulatorHandle,
+  dir: string,
+  budget?: { tokenBudgets: ProviderProfile['tokenBudgets']; workflowClient: WorkflowClient },
+): BatchActivities {
   return createActivities({
+    workflowClient: budget?.workflowClient,
     providers: new ProviderRegistry(
-      [{ name: 'emu', baseURL: emu.url, apiKeyEnv: 'EMU_KEY', kind: 'openai' }],
+      [
+        {
+          name: 'emu',
+          baseURL: emu.url,
+          apiKeyEnv: 'EMU_KEY',
+          kind: 'openai',
+          ...(budget ? { tokenBudgets: budget.tokenBudgets } : {}),
+        },
+      ],
       {
         EMU_KEY: emu.apiKey,
       },

@@ -125,3 +125,19 @@ test('credentials in a refused baseURL stay out of the error line', () => {
   expect(err.message).not.toContain('hunter22');
   expect(err.message).not.toContain('alice');
 });
+
+test('tokenBudgets: per model (or "*"), a positive integer of tokens and optional batches; anything else refused', () => {
+  const base = { name: 'mine', baseURL: EMULATOR_URL, apiKeyEnv: 'MINE_KEY' };
+  const budgets = {
+    'gpt-4o-mini': { enqueuedTokens: 2_000_000, maxBatches: 50 },
+    '*': { enqueuedTokens: 90_000 },
+  };
+  const [mine] = loadProviderProfiles(providersEnv([{ ...base, tokenBudgets: budgets }])).filter(
+    (p) => p.name === 'mine',
+  );
+  expect(mine.tokenBudgets).toEqual(budgets);
+  for (const bad of [{ m: { enqueuedTokens: 0 } }, { m: { enqueuedTokens: 1.5 } }, { m: { maxBatches: 2 } }])
+    expect(
+      configError(() => loadProviderProfiles(providersEnv([{ ...base, tokenBudgets: bad }]))).message,
+    ).toContain('tokenBudgets');
+});
