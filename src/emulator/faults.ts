@@ -22,7 +22,8 @@ export const faultConfigSchema = z
       .object({ ...rule, status: z.union([z.literal(500), z.literal(502), z.literal(503)]).optional() })
       .strict()
       .optional(),
-    latencyMs: z.union([z.number().min(0), z.object({ ms: z.number().min(0), only }).strict()]).optional(),
+    /** Every matching call waits `ms` before anything else; with `rate` or `nextN` only the calls they pick. */
+    latencyMs: z.union([z.number().min(0), z.object({ ms: z.number().min(0), ...rule }).strict()]).optional(),
     /** afterHandler: run the handler (the call takes effect), then drop instead of answering. */
     dropConnection: z
       .object({ ...rule, afterHandler: z.boolean().optional() })
@@ -94,7 +95,17 @@ export class Faults {
     const c = this.config;
     const lat = c.latencyMs;
     const delayMs =
-      lat === undefined ? 0 : typeof lat === 'number' ? lat : matchesRoute(route, lat.only) ? lat.ms : 0;
+      lat === undefined
+        ? 0
+        : typeof lat === 'number'
+          ? lat
+          : lat.rate === undefined && lat.nextN === undefined
+            ? matchesRoute(route, lat.only)
+              ? lat.ms
+              : 0
+            : this.fires(lat, route)
+              ? lat.ms
+              : 0;
     if (this.fires(c.dropConnection, route))
       return { kind: 'drop', delayMs, afterHandler: c.dropConnection?.afterHandler ?? false };
     if (this.fires(c.rateLimit, route)) {

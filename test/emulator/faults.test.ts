@@ -73,6 +73,18 @@ describe('faults as the openai SDK sees them', () => {
     expect(Date.now() - t2).toBeLessThan(250);
   });
 
+  test('latencyMs with nextN (or rate) delays only the calls it picks', async () => {
+    h.setFaults({ latencyMs: { ms: 300, nextN: 1 } });
+    const timed = async () => {
+      const t = Date.now();
+      await c.batches.retrieve(batchId);
+      return Date.now() - t;
+    };
+    expect(await timed()).toBeGreaterThanOrEqual(290);
+    expect(await timed()).toBeLessThan(250);
+    expect(h.faults().latencyMs).toEqual({ ms: 300, nextN: 0 });
+  });
+
   test('only restricts a fault to one route; rate 1 fails every matching call', async () => {
     h.setFaults({ rateLimit: { rate: 1, only: 'retrieve' } });
     await expect(c.batches.retrieve(batchId)).rejects.toBeInstanceOf(OpenAI.RateLimitError);
