@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { ErrorTypes } from '../../workflows/activity-types';
+import { crashPoint } from '../crash-points';
 import { classifyProviderError } from '../errors';
 import type { ProviderRegistry } from '../providers';
 import { readLines, LineSplitter } from './lines';
@@ -142,6 +143,7 @@ async function downloadOne(
         splitter.push(chunk);
         beat({ phase: 'download', kind, bytes });
         done(null, chunk);
+        crashPoint('during-download');
       } catch (e) {
         done(e as Error);
       }
