@@ -23,7 +23,22 @@ export const faultConfigSchema = z
       .strict()
       .optional(),
     /** Every matching call waits `ms` before anything else; with `rate` or `nextN` only the calls they pick. */
-    latencyMs: z.union([z.number().min(0), z.object({ ms: z.number().min(0), ...rule }).strict()]).optional(),
+    latencyMs: z
+      .union([
+        z.number().min(0),
+        z
+          .object({
+            ms: z.number().min(0),
+            ...rule,
+            /**
+             * The wait comes after the request was read whole, and the handler runs when it ends even if the
+             * client gave up meanwhile: a call that takes effect after the client stopped waiting.
+             */
+            lateEffect: z.boolean().optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
     /** afterHandler: run the handler (the call takes effect), then drop instead of answering. */
     dropConnection: z
       .object({ ...rule, afterHandler: z.boolean().optional() })
@@ -54,8 +69,9 @@ export const faultConfigSchema = z
 
 export type FaultConfig = z.infer<typeof faultConfigSchema>;
 
+/** `lateEffect`: `delayMs` is spent after the body was read, and the handler runs whether or not anyone waits. */
 export type FaultDecision =
-  | { kind: 'none'; delayMs: number }
+  | { kind: 'none'; delayMs: number; lateEffect?: boolean }
   | { kind: 'drop'; delayMs: number; afterHandler: boolean }
   | { kind: 'error'; delayMs: number; error: ApiError };
 
@@ -130,7 +146,8 @@ export class Faults {
             : 'The engine is currently overloaded, please try again later.';
       return { kind: 'error', delayMs, error: new ApiError(status, message, null, 'server_error') };
     }
-    return { kind: 'none', delayMs };
+    const lateEffect = typeof lat === 'object' && lat.lateEffect === true && delayMs > 0;
+    return lateEffect ? { kind: 'none', delayMs, lateEffect } : { kind: 'none', delayMs };
   }
 
   /** Drawn once per webhook event, from the same seeded PRNG as the API faults. */
