@@ -42,6 +42,8 @@ export interface EmulatorHandle {
   calls(): CallLogEntry[];
   clearCalls(): void;
   batch(id: string): BatchPeek | undefined;
+  /** A peek at every batch, newest first: what the provider holds, whoever created it. */
+  batches(): BatchPeek[];
   /** Every file ever uploaded or written, deleted ones included (`deletedAt`), oldest first, with its sha256. */
   files(): FileRec[];
   /** Every webhook delivery attempt so far (empty without webhook URLs). */
@@ -102,6 +104,10 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   let closed: Promise<void> | undefined;
+  const peek = (record: BatchRec): BatchPeek => {
+    const state = stateAt(record, clock.now());
+    return { record, state, object: batchObject(record, state, ctx.profile) };
+  };
   return {
     url: `${origin}/v1`,
     compatibleUrl: `${origin}/compatible-mode/v1`,
@@ -119,10 +125,9 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     },
     batch(id) {
       const record = batches.get(id);
-      if (!record) return undefined;
-      const state = stateAt(record, clock.now());
-      return { record, state, object: batchObject(record, state, ctx.profile) };
+      return record ? peek(record) : undefined;
     },
+    batches: () => batches.list().map(peek),
     files: () => files.history().map((f) => ({ ...f })),
     webhookDeliveries: () => ctx.webhooks?.deliveries() ?? [],
     webhooksIdle: async () => ctx.webhooks?.idle(),

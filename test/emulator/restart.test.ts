@@ -1,3 +1,4 @@
+import type OpenAI from 'openai';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,14 +84,7 @@ describe('restart on the same dataDir', () => {
   });
 });
 
-function storedWithoutValidation(b: {
-  id: string;
-  input_file_id: string;
-  created_at: number;
-  expires_at: number | null;
-  endpoint: string;
-  completion_window: string;
-}) {
+function storedWithoutValidation(b: OpenAI.Batches.Batch) {
   return {
     id: b.id,
     seq: 0,
