@@ -2,7 +2,7 @@
 // Temporal dev server or the emulator restarted with their state on disk) and provider faults at 20 % of every
 // endpoint. Each cell runs the same workload in a world of its own and is counted the same way.
 import { WorkflowNotFoundError } from '@temporalio/common';
-import type { FaultConfig } from '../../src/emulator';
+import type { EmulatorOptions, FaultConfig } from '../../src/emulator';
 import { rmSync } from 'node:fs';
 import { sleep, tempDir } from '../../test/e2e/harness';
 import { CRASH_POINTS, type CrashPoint } from '../../activities/crash-points';
@@ -27,6 +27,8 @@ export interface CellSpec {
   crashAt?: CrashPoint;
   restart?: 'temporal' | 'emulator';
   faults?: FaultConfig;
+  /** More emulator options: another provider's behaviour. */
+  provider?: Pick<EmulatorOptions, 'fileListing' | 'profile'>;
 }
 
 export interface CellResult {
@@ -119,6 +121,15 @@ export const WINDOW_CELLS: CellSpec[] = [
       '(5 s backoff) looked for it and created its own',
     faults: { latencyMs: { ms: 12_000, nextN: 1, only: 'batches.create', lateEffect: true } },
   },
+  {
+    id: 'window-no-file-listing',
+    kind: 'window',
+    what:
+      'worker SIGKILL after the upload, before the create, on a compatible provider without file listing ' +
+      '(GET /files answers 404): the retry cannot find the upload',
+    crashAt: 'after-upload',
+    provider: { fileListing: 404 },
+  },
 ];
 
 /**
@@ -164,6 +175,7 @@ async function runCellOn(temporal: TemporalServer, spec: CellSpec, o: RunOptions
     cancellingSeconds: 1,
     failureRate: 0.1,
     faults: spec.faults,
+    ...spec.provider,
   });
   try {
     await w.startWorker(spec.crashAt);

@@ -56,10 +56,7 @@ export function totalsLine(all: CellResult[]): string {
   );
 }
 
-export function markdown(
-  results: CellResult[],
-  meta: { command: string; wallMs: number; at: string },
-): string {
+export function markdown(all: CellResult[], meta: { command: string; wallMs: number; at: string }): string {
   const head = ['cell', 'injected', ...COLUMNS.map(([, h]) => h), 'wall s'];
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   const cellRow = (r: CellResult) =>
@@ -69,9 +66,8 @@ export function markdown(
       ...COLUMNS.map(([k]) => r.counts[k]),
       (r.wallMs / 1000).toFixed(0),
     ]);
-  const windows = results.filter((r) => r.kind === 'window');
-  const all = results;
-  results = matrix(results);
+  const windows = all.filter((r) => r.kind === 'window');
+  const results = matrix(all);
   const t = totals(results);
   const lines = [
     '# Fault matrix',
