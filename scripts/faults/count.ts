@@ -19,6 +19,8 @@ export interface CellCounts {
   cancelCalls: number;
   /** Seconds from the cancel request to the last of its batches' first cancel call at the provider. */
   cancelLatencyS: number;
+  /** Batches the provider had finished before the cancel was requested (not a loss). */
+  cancelTooLate: number;
   /** Batches of a cancelled submission that did not end cancelled, or got no cancel call (loss). */
   lostCancels: number;
   ledgerRows: number;
@@ -52,6 +54,7 @@ export function emptyCounts(): CellCounts {
     cancelRequests: 0,
     cancelCalls: 0,
     cancelLatencyS: 0,
+    cancelTooLate: 0,
     lostCancels: 0,
     ledgerRows: 0,
     doubleRows: 0,
@@ -134,7 +137,11 @@ export async function countCell(
         c.cancelCalls += sent;
         if (sent > 0)
           c.cancelLatencyS = Math.max(c.cancelLatencyS, Math.round((mineCalls[0].at - s.cancelledAt) / 1000));
-        if (sent === 0 || obj.status !== 'cancelled') c.lostCancels += 1;
+        // A batch the provider had finished before the cancel was even asked for cannot lose it (the emulator's
+        // clock runs at wall speed here): counted apart, not as a loss.
+        const endedAt = peek.state.completedAt ?? peek.state.failedAt ?? peek.state.expiredAt;
+        if (endedAt !== undefined && endedAt * 1000 < s.cancelledAt) c.cancelTooLate += 1;
+        else if (sent === 0 || obj.status !== 'cancelled') c.lostCancels += 1;
       }
       const mineRows = rows.filter((r) => r.batchId === b.id);
       if (mineRows.length === 0) c.missingRows += 1;

@@ -12,6 +12,7 @@ const COLUMNS: [keyof CellCounts, string][] = [
   ['cancelRequests', 'cancel req.'],
   ['cancelCalls', 'cancel calls'],
   ['cancelLatencyS', 'cancel → provider s (max)'],
+  ['cancelTooLate', 'ended before the cancel'],
   ['lostCancels', 'lost cancels'],
   ['ledgerRows', 'ledger rows'],
   ['doubleRows', 'double rows'],
