@@ -1,6 +1,7 @@
 // The CI short form of the fault matrix (`npm run faults`, docs/faults.md): a few cells through the same code as
 // the script, on real processes (dev server, the worker in its own process group, the emulator over HTTP), each
 // counted from the provider and the ledger. Every loss column must be 0 and every fault must have happened.
+import { rmSync } from 'node:fs';
 import { CELLS, runCell, type CellResult } from '../../scripts/faults/cells';
 import { LOSS_COLUMNS } from '../../scripts/faults/count';
 import { startTemporalServer, type TemporalServer } from '../../scripts/faults/temporal';
@@ -10,14 +11,16 @@ import { stopAll, tempDir } from './harness';
 const SHORT = ['restart-temporal', 'restart-emulator', 'fault-429'];
 
 let temporal: TemporalServer;
+const dir = tempDir('faults-short');
 
 beforeAll(async () => {
-  temporal = await startTemporalServer(tempDir('faults-short'));
+  temporal = await startTemporalServer(dir);
 }, 60_000);
 
 afterAll(async () => {
   await stopAll();
   await temporal?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test(`fault matrix, short form (${SHORT.join(', ')}): nothing duplicated, lost, misbilled or stuck`, async () => {
