@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { BatchRef, CancelBatchResult } from '../workflows/activity-types';
 import { ErrorTypes } from '../workflows/activity-types';
 import { isTerminal, type BatchSnapshot } from '../workflows/messages';
+import { crashPoint } from './crash-points';
 import { asApiError, classifyProviderError } from './errors';
 import { toSnapshot } from './normalize';
 import type { ProviderRegistry } from './providers';
@@ -49,6 +50,7 @@ export async function cancelBatch(registry: ProviderRegistry, ref: BatchRef): Pr
   const client = registry.client(ref.provider);
   try {
     const raw = await client.batches.cancel(ref.batchId);
+    crashPoint('after-cancel');
     return { outcome: 'cancel-requested', snapshot: withPush(registry, ref, toSnapshot(raw)) };
   } catch (err) {
     // Providers refuse to cancel a batch that finished meanwhile (a 4xx other than auth/404/429):

@@ -3,6 +3,7 @@ import type { WorkflowClient } from '@temporalio/client';
 import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
 import { createBudgetActivities } from './budget';
+import { crashPoint } from './crash-points';
 import { resolveOutcomeModel } from './outcome-model';
 import type { ProviderRegistry } from './providers';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STAGING_DIR, createSubmissionActivities } from './submission';
@@ -52,6 +53,7 @@ export function createActivities(deps: ActivityDeps): BatchActivities {
         });
       }
       await deps.outcomes.record({ ...input, model: resolved.model });
+      crashPoint('during-record-outcome');
       log.info('batch outcome recorded', {
         batchId: outcome.batchId,
         provider: outcome.provider,

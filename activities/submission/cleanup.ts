@@ -1,4 +1,5 @@
 import { log } from '@temporalio/activity';
+import { crashPoint } from '../crash-points';
 import { asApiError, classifyProviderError } from '../errors';
 import type { ProviderRegistry } from '../providers';
 import { readManifest, verifyManifest } from './manifest';
@@ -54,6 +55,7 @@ export async function cleanupRemoteFiles(
     }
     deleted.push(id);
   }
+  crashPoint('after-cleanup');
   log.info('remote batch files deleted', { batchId: input.batchId, deleted });
   return { verified: true, deleted, mismatches: [] };
 }

@@ -7,6 +7,7 @@ import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import type { FileObject } from 'openai/resources/files';
 import type { BatchSnapshot } from '../../workflows/messages';
+import { crashPoint } from '../crash-points';
 import { asApiError, classifyProviderError } from '../errors';
 import { redactSecrets } from '../redact';
 import { toSnapshot } from '../normalize';
@@ -91,6 +92,7 @@ export async function createBatch(
       }
     } else {
       inputFileId = await upload(client, chunk, name, ctx('upload file'));
+      crashPoint('after-upload');
     }
   }
 
@@ -114,6 +116,7 @@ export async function createBatch(
       await deleteOrphan(client, inputFileId, input.provider);
     throw failure;
   }
+  crashPoint('after-create');
   log.info('batch created', { batchId: raw.id, provider: input.provider, inputFileId, reusedFile });
   return {
     snapshot: snapshot(raw, input.provider),

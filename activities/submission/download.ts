@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { ErrorTypes } from '../../workflows/activity-types';
+import { crashPoint } from '../crash-points';
 import { classifyProviderError } from '../errors';
 import type { ProviderRegistry } from '../providers';
 import { readLines, LineSplitter } from './lines';
@@ -51,8 +52,10 @@ export async function downloadResults(
 
   if (!input.force) {
     const m = await readManifest(dir);
-    if (m && sameFiles(m, wanted) && (await verifyManifest(dir, m)).length === 0)
+    if (m && sameFiles(m, wanted) && (await verifyManifest(dir, m)).length === 0) {
+      await removeStrayTemps(dir);
       return fromManifest(dir, m, true);
+    }
   }
 
   const client = deps.providers.client(input.provider);
@@ -82,8 +85,20 @@ export async function downloadResults(
     tokens: summarizer.tokens,
   };
   await writeManifest(dir, manifest);
+  await removeStrayTemps(dir);
   log.info('batch results downloaded', { batchId: input.batchId, files: files.length, ...manifest.summary });
   return fromManifest(dir, manifest, false);
+}
+
+/**
+ * Temp files of attempts that died mid-write (a killed worker runs no clean-up): once a manifest describes
+ * complete files they are nobody's. An attempt still writing one would be a timed-out attempt whose result
+ * Temporal discards anyway.
+ */
+async function removeStrayTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+  }
 }
 
 function sameFiles(m: Manifest, wanted: { kind: ResultFileKind; fileId: string }[]): boolean {
@@ -142,6 +157,7 @@ async function downloadOne(
         splitter.push(chunk);
         beat({ phase: 'download', kind, bytes });
         done(null, chunk);
+        crashPoint('during-download');
       } catch (e) {
         done(e as Error);
       }

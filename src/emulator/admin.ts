@@ -29,6 +29,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: EmulatorContext):
     return { deleted };
   });
 
+  // Every file ever registered, deleted ones too (`deletedAt`), with the sha256 of what it served.
+  app.get('/files', async () => ({
+    object: 'list',
+    data: ctx.files.history().map(({ path: _path, ...f }) => f),
+  }));
+
   app.get('/webhooks', async () => ({ object: 'list', data: ctx.webhooks?.deliveries() ?? [] }));
 
   app.get('/health', async () => ({

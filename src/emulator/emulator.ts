@@ -9,8 +9,10 @@ import { settle, stateAt, type BatchState } from './lifecycle';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { PROFILES } from './profiles';
 import { buildServer } from './server';
+import { StateDir, resumedNow } from './persist';
 import { BatchStore, FileStore } from './store';
-import type { BatchRec, CallLogEntry, ProfileName } from './types';
+import type { BatchRec, CallLogEntry, FileRec, ProfileName } from './types';
+import { attachTokenLimit, startValidation } from './validate-batch';
 import { WebhookSender, type WebhookDelivery } from './webhooks';
 
 export interface BatchPeek {
@@ -40,6 +42,10 @@ export interface EmulatorHandle {
   calls(): CallLogEntry[];
   clearCalls(): void;
   batch(id: string): BatchPeek | undefined;
+  /** A peek at every batch, newest first: what the provider holds, whoever created it. */
+  batches(): BatchPeek[];
+  /** Every file ever uploaded or written, deleted ones included (`deletedAt`), oldest first, with its sha256. */
+  files(): FileRec[];
   /** Every webhook delivery attempt so far (empty without webhook URLs). */
   webhookDeliveries(): WebhookDelivery[];
   /** Resolves once every webhook due by now has been delivered or given up. */
@@ -52,9 +58,24 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
   const ownDir = opts.dataDir === undefined;
   const dir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'batchkeeper-emulator-')));
   if (!ownDir) await mkdir(dir, { recursive: true });
-  const clock = createClock(opts.clock, opts.speed, opts.startTime);
-  const files = new FileStore(dir);
-  const batches = new BatchStore();
+  // A dataDir of the caller's keeps the state too, so an emulator started on it again resumes (a restart).
+  const state = ownDir ? undefined : new StateDir(dir);
+  await state?.init();
+  const stored = await state?.loadClock();
+  const clock = createClock(opts.clock, opts.speed, stored ? resumedNow(stored) : opts.startTime);
+  const saveClock = () =>
+    state?.saveClock({ now: clock.now(), wallMs: Date.now(), kind: clock.kind, speed: opts.speed });
+  await saveClock();
+  const files = new FileStore(dir, state);
+  const batches = new BatchStore(state);
+  if (state) {
+    files.restore(await state.loadFiles((id) => files.pathFor(id)));
+    for (const rec of await state.loadBatches((id) => files.pathFor(id))) {
+      if (!rec.validated) rec.validation = startValidation(rec, opts, batches);
+      else attachTokenLimit(rec, opts, batches);
+      batches.add(rec);
+    }
+  }
   const ctx: EmulatorContext = {
     opts,
     profile: PROFILES[opts.profile],
@@ -65,7 +86,8 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     calls: [],
     async advance(seconds) {
       clock.advance(seconds);
-      for (const rec of batches.all()) await settle(rec, clock, files);
+      await saveClock();
+      for (const rec of batches.all()) await settle(rec, clock, files, batches);
       await ctx.webhooks?.scan();
     },
   };
@@ -83,6 +105,10 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   let closed: Promise<void> | undefined;
+  const peek = (record: BatchRec): BatchPeek => {
+    const state = stateAt(record, clock.now());
+    return { record, state, object: batchObject(record, state, ctx.profile) };
+  };
   return {
     url: `${origin}/v1`,
     compatibleUrl: `${origin}/compatible-mode/v1`,
@@ -100,10 +126,10 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     },
     batch(id) {
       const record = batches.get(id);
-      if (!record) return undefined;
-      const state = stateAt(record, clock.now());
-      return { record, state, object: batchObject(record, state, ctx.profile) };
+      return record ? peek(record) : undefined;
     },
+    batches: () => batches.list().map(peek),
+    files: () => files.history().map((f) => ({ ...f })),
     webhookDeliveries: () => ctx.webhooks?.deliveries() ?? [],
     webhooksIdle: async () => ctx.webhooks?.idle(),
     close() {

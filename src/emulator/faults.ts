@@ -22,7 +22,23 @@ export const faultConfigSchema = z
       .object({ ...rule, status: z.union([z.literal(500), z.literal(502), z.literal(503)]).optional() })
       .strict()
       .optional(),
-    latencyMs: z.union([z.number().min(0), z.object({ ms: z.number().min(0), only }).strict()]).optional(),
+    /** Every matching call waits `ms` before anything else; with `rate` or `nextN` only the calls they pick. */
+    latencyMs: z
+      .union([
+        z.number().min(0),
+        z
+          .object({
+            ms: z.number().min(0),
+            ...rule,
+            /**
+             * The wait comes after the request was read whole, and the handler runs when it ends even if the
+             * client gave up meanwhile: a call that takes effect after the client stopped waiting.
+             */
+            lateEffect: z.boolean().optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
     /** afterHandler: run the handler (the call takes effect), then drop instead of answering. */
     dropConnection: z
       .object({ ...rule, afterHandler: z.boolean().optional() })
@@ -53,8 +69,9 @@ export const faultConfigSchema = z
 
 export type FaultConfig = z.infer<typeof faultConfigSchema>;
 
+/** `lateEffect`: `delayMs` is spent after the body was read, and the handler runs whether or not anyone waits. */
 export type FaultDecision =
-  | { kind: 'none'; delayMs: number }
+  | { kind: 'none'; delayMs: number; lateEffect?: boolean }
   | { kind: 'drop'; delayMs: number; afterHandler: boolean }
   | { kind: 'error'; delayMs: number; error: ApiError };
 
@@ -94,7 +111,17 @@ export class Faults {
     const c = this.config;
     const lat = c.latencyMs;
     const delayMs =
-      lat === undefined ? 0 : typeof lat === 'number' ? lat : matchesRoute(route, lat.only) ? lat.ms : 0;
+      lat === undefined
+        ? 0
+        : typeof lat === 'number'
+          ? lat
+          : lat.rate === undefined && lat.nextN === undefined
+            ? matchesRoute(route, lat.only)
+              ? lat.ms
+              : 0
+            : this.fires(lat, route)
+              ? lat.ms
+              : 0;
     if (this.fires(c.dropConnection, route))
       return { kind: 'drop', delayMs, afterHandler: c.dropConnection?.afterHandler ?? false };
     if (this.fires(c.rateLimit, route)) {
@@ -119,7 +146,8 @@ export class Faults {
             : 'The engine is currently overloaded, please try again later.';
       return { kind: 'error', delayMs, error: new ApiError(status, message, null, 'server_error') };
     }
-    return { kind: 'none', delayMs };
+    const lateEffect = typeof lat === 'object' && lat.lateEffect === true && delayMs > 0;
+    return lateEffect ? { kind: 'none', delayMs, lateEffect } : { kind: 'none', delayMs };
   }
 
   /** Drawn once per webhook event, from the same seeded PRNG as the API faults. */

@@ -4,6 +4,6 @@ export { runEmulatorFromCli, type CliOptions } from './cli';
 export type { EmulatorOptions } from './options';
 export type { FaultConfig } from './faults';
 export type { RouteName, RouteSelector } from './routes';
-export type { CallLogEntry, BatchStatus, ProfileName, BatchError } from './types';
+export type { CallLogEntry, BatchStatus, ProfileName, BatchError, FileRec } from './types';
 export { requestFails } from './hash';
 export { replyText, fakeEmbedding } from './fake-responses';

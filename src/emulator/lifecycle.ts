@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
-import type { FileStore } from './store';
+import type { BatchStore, FileStore } from './store';
 import { needsAdmission } from './token-limit';
-import type { BatchError, BatchRec, BatchStatus, ValidInput } from './types';
+import type { BatchError, BatchRec, BatchStatus, FinalRecord, ValidInput } from './types';
 import { writeResults } from './write-results';
 
 /** The batch as of one instant, derived from its record and the clock; nothing here is stored. */
@@ -113,7 +113,12 @@ export function stateAt(rec: BatchRec, t: number): BatchState {
  * they are due. Every handler settles before it answers, so a reply never shows a state that later work
  * would contradict, and the manual clock stays fully deterministic.
  */
-export async function settle(rec: BatchRec, clock: Clock, files: FileStore): Promise<BatchState> {
+export async function settle(
+  rec: BatchRec,
+  clock: Clock,
+  files: FileStore,
+  batches?: BatchStore,
+): Promise<BatchState> {
   for (;;) {
     const s = stateAt(rec, clock.now());
     if (s.need === undefined) return s;
@@ -122,7 +127,7 @@ export async function settle(rec: BatchRec, clock: Clock, files: FileStore): Pro
       if (v.ok && needsAdmission(rec, v)) await (rec.admit as () => Promise<void>)();
       continue;
     }
-    await ensureFinalJob(rec, files, s.need);
+    await ensureFinalJob(rec, files, s.need, batches);
   }
 }
 
@@ -130,13 +135,19 @@ function ensureFinalJob(
   rec: BatchRec,
   files: FileStore,
   need: { status: 'completed' | 'expired' | 'cancelled'; at: number; ran: number },
+  batches: BatchStore | undefined,
 ): Promise<void> {
+  // Recorded (state dir) before it is shown: a restarted emulator never names other result files than it served.
+  const finish = async (final: FinalRecord) => {
+    await batches?.save(rec, { final });
+    rec.final = final;
+  };
   rec.job ??= (async () => {
     try {
       const v = await rec.validation;
       if (!v.ok) {
         // Cancelled while validating a file that turned out invalid: nothing ran, nothing to write.
-        rec.final = { status: need.status, at: need.at, ran: 0, outputFileId: null, errorFileId: null };
+        await finish({ status: need.status, at: need.at, ran: 0, outputFileId: null, errorFileId: null });
         return;
       }
       const ids = await writeResults({
@@ -151,12 +162,13 @@ function ensureFinalJob(
         finishedAt: (i) => rec.createdAt + rec.timing.validatingSeconds + (i + 1) * rec.timing.requestSeconds,
         createdAt: need.at,
       });
-      rec.final = { status: need.status, at: need.at, ran: need.ran, ...ids };
+      await finish({ status: need.status, at: need.at, ran: need.ran, ...ids });
     } catch (e) {
       rec.internalError = {
         message: `Writing the batch results failed: ${(e as Error).message}`,
         at: need.at,
       };
+      await batches?.save(rec).catch(() => undefined);
     }
   })();
   return rec.job;

@@ -7,8 +7,7 @@ import { settle } from './lifecycle';
 import { pageOf, parseQuery } from './paging';
 import { newId } from './store';
 import { TERMINAL, type BatchRec, type ValidationResult } from './types';
-import { admitInOrder, tokenCounter } from './token-limit';
-import { validateInput } from './validate-input';
+import { startValidation } from './validate-batch';
 
 const createBody = z.object({
   input_file_id: z.string().min(1),
@@ -62,7 +61,7 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
     if (!b) throw notFound(`No batch found with id '${id}'.`, profile.notFoundCode);
     return b;
   };
-  const view = async (rec: BatchRec) => batchObject(rec, await settle(rec, clock, files), profile);
+  const view = async (rec: BatchRec) => batchObject(rec, await settle(rec, clock, files, batches), profile);
 
   app.post('/batches', { config: { route: 'batches.create' } }, async (req) => {
     const body = parseQuery(createBody, req.body ?? {});
@@ -94,31 +93,9 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
       validation: Promise.resolve<ValidationResult>({ ok: false, errors: [] }),
     };
     // Validation runs in the background, like the providers' `validating` phase; it never rejects.
-    rec.validation = validateInput({
-      path: file.path,
-      endpoint: rec.endpoint,
-      maxLines: opts.maxLines,
-      maxFileBytes: opts.maxFileBytes,
-      maxLineBytes: opts.maxLineBytes,
-      failureRate: rec.failureRate,
-      countTokens: opts.enqueuedTokenLimit === undefined ? undefined : tokenCounter(profile.name),
-    })
-      .catch((e: unknown): ValidationResult => ({
-        ok: false,
-        errors: [
-          {
-            code: 'server_error',
-            message: `Validation failed: ${(e as Error).message}`,
-            param: null,
-            line: null,
-          },
-        ],
-      }))
-      .then((r) => (rec.validated = r));
-    if (opts.enqueuedTokenLimit !== undefined) {
-      rec.tokenLimit = opts.enqueuedTokenLimit;
-      rec.admit = () => admitInOrder(rec, batches.all());
-    }
+    rec.validation = startValidation(rec, opts, batches);
+    // On disk before the client hears of it: a restarted emulator still has every batch it announced.
+    await batches.save(rec);
     batches.add(rec);
     return view(rec);
   });
@@ -147,7 +124,7 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
 
   app.post('/batches/:id/cancel', { config: { route: 'batches.cancel' } }, async (req) => {
     const rec = getBatch(parseQuery(idParams, req.params).id);
-    const s = await settle(rec, clock, files);
+    const s = await settle(rec, clock, files, batches);
     if (TERMINAL.has(s.status))
       throw new ApiError(
         400,
@@ -156,7 +133,11 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
         'invalid_request_error',
       );
     // A second cancel while cancelling changes nothing: the first one's timestamps stand.
-    if (rec.cancelRequestedAt === undefined) rec.cancelRequestedAt = clock.now();
+    if (rec.cancelRequestedAt === undefined) {
+      const at = clock.now();
+      await batches.save(rec, { cancelRequestedAt: at });
+      rec.cancelRequestedAt = at;
+    }
     return view(rec);
   });
 }

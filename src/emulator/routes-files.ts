@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -34,6 +36,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
     const path = files.pathFor(id);
     let purpose: string | undefined;
     let filename: string | undefined;
+    let sha256: string | undefined;
     try {
       for await (const part of req.parts()) {
         if (part.type === 'file') {
@@ -42,7 +45,15 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
             continue;
           }
           filename = part.filename || 'upload.jsonl';
-          await pipeline(part.file, createWriteStream(path));
+          const hash = createHash('sha256');
+          const tap = new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              hash.update(chunk);
+              done(null, chunk);
+            },
+          });
+          await pipeline(part.file, tap, createWriteStream(path));
+          sha256 = hash.digest('hex');
         } else if (part.fieldname === 'purpose') {
           purpose = String(part.value);
         }
@@ -55,7 +66,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
       await rm(path, { force: true });
       throw e;
     }
-    return fileObject(await files.register(id, filename, purpose, ctx.clock.now()));
+    return fileObject(await files.register(id, filename, purpose, ctx.clock.now(), sha256));
   });
 
   app.get('/files', { config: { route: 'files.list' } }, async (req) => {
@@ -84,7 +95,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: EmulatorContext): 
     const { id } = parseQuery(idParams, req.params);
     getFile(id);
     const inUse = [...ctx.batches.all()].some((b) => b.inputFileId === id && !b.final);
-    await files.delete(id, inUse);
+    await files.delete(id, inUse, ctx.clock.now());
     return { id, object: 'file', deleted: true };
   });
 }

@@ -18,6 +18,7 @@ declare module 'fastify' {
 
 const callEntries = new WeakMap<FastifyRequest, CallLogEntry>();
 const dropAfter = new WeakSet<FastifyRequest>();
+const lateDelay = new WeakMap<FastifyRequest, number>();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -50,6 +51,10 @@ function apiPlugin(ctx: EmulatorContext) {
       const key = bearer(req);
       if (key !== ctx.opts.apiKey) return sendApiError(reply, unauthorizedFor(key, ctx.opts.keyEcho));
       const d: FaultDecision = ctx.faults.decide(entry.route);
+      if (d.kind === 'none' && d.lateEffect) {
+        lateDelay.set(req, d.delayMs);
+        return;
+      }
       if (d.delayMs > 0) await sleep(d.delayMs);
       if (d.kind === 'drop') {
         if (d.afterHandler) {
@@ -60,6 +65,11 @@ function apiPlugin(ctx: EmulatorContext) {
         return reply;
       }
       if (d.kind === 'error') return sendApiError(reply, d.error);
+    });
+    // The request was read whole; the effect comes late, whether the client still waits or not.
+    app.addHook('preHandler', async (req) => {
+      const ms = lateDelay.get(req);
+      if (ms !== undefined) await sleep(ms);
     });
     // "Applied but the answer was lost": the handler has run (e.g. the cancel took effect), the client never hears.
     app.addHook('onSend', async (req, _reply, payload) => {

@@ -29,6 +29,10 @@ export interface FileRec {
   purpose: string;
   path: string;
   seq: number;
+  /** sha256 of the content, kept so a test can compare what a client stored with what was served. */
+  sha256?: string;
+  /** Emulator time of the delete: the record stays (not listed, not served) as a tombstone. */
+  deletedAt?: number;
 }
 
 /** Per-batch timing, copied from the options when the batch is created so later option changes don't rewrite history. */

@@ -97,7 +97,7 @@ export class WebhookSender {
       const due = stateAt(rec, clock.now());
       if (!TERMINAL.has(due.status) && (due.need === undefined || due.need === 'validation')) continue;
       // The result files are written first, so a receiver that retrieves the batch at once finds them.
-      const state = await settle(rec, clock, files);
+      const state = await settle(rec, clock, files, batches);
       if (!TERMINAL.has(state.status) || this.announced.has(rec.id)) continue;
       this.announced.add(rec.id);
       ended.push(this.event(rec, state));

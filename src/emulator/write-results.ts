@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -23,6 +24,7 @@ export interface WriteResultsParams {
 
 class JsonlWriter {
   lines = 0;
+  private readonly hash = createHash('sha256');
   private readonly out: WriteStream;
   private failed: Error | null = null;
 
@@ -37,7 +39,14 @@ class JsonlWriter {
   async write(obj: unknown): Promise<void> {
     if (this.failed) throw this.failed;
     this.lines += 1;
-    if (!this.out.write(`${JSON.stringify(obj)}\n`)) await once(this.out, 'drain');
+    const line = `${JSON.stringify(obj)}\n`;
+    this.hash.update(line);
+    if (!this.out.write(line)) await once(this.out, 'drain');
+  }
+
+  /** sha256 of everything written: what the file serves. */
+  digest(): string {
+    return this.hash.digest('hex');
   }
 
   async close(): Promise<void> {
@@ -107,7 +116,7 @@ export async function writeResults(
       await rm(w.path, { force: true });
       return null;
     }
-    await files.register(id, `${rec.id}_${kind}.jsonl`, `batch_output`, p.createdAt);
+    await files.register(id, `${rec.id}_${kind}.jsonl`, `batch_output`, p.createdAt, w.digest());
     return id;
   };
   return { outputFileId: await keep(out, outId, 'output'), errorFileId: await keep(err, errId, 'error') };

@@ -4,6 +4,7 @@ import { Client } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { armedCrashPoint } from '../../activities/crash-points';
 import { ledgerSink } from './ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { keyStatus } from '../config/providers';
@@ -45,6 +46,9 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger(config.logLevel);
+  // Read here so a misspelt point stops the worker at start; armed only in fault runs (docs/faults.md).
+  const crashAt = armedCrashPoint(env);
+  if (crashAt) logger.warn({ crashAt }, `TEST CRASH POINT ARMED: this worker kills itself at ${crashAt}`);
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     Runtime.install({

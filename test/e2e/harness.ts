@@ -225,9 +225,14 @@ export function spawnBatchkeeper(args: string[], opts: SpawnOptions = {}): Proc 
 /** `batchkeeper worker` as a child; resolves once it logged "worker ready". */
 export async function startWorkerProcess(
   env: NodeJS.ProcessEnv,
-  opts: { cwd: string; logFile?: string; readyTimeoutMs?: number },
+  opts: { cwd: string; logFile?: string; readyTimeoutMs?: number; processGroup?: boolean },
 ): Promise<Proc> {
-  const proc = spawnBatchkeeper(['worker'], { env, cwd: opts.cwd, logFile: opts.logFile });
+  const proc = spawnBatchkeeper(['worker'], {
+    env,
+    cwd: opts.cwd,
+    logFile: opts.logFile,
+    processGroup: opts.processGroup,
+  });
   try {
     await proc.waitFor(/"msg":"worker ready"/, opts.readyTimeoutMs ?? 60_000);
   } catch (err) {

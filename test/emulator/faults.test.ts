@@ -73,6 +73,36 @@ describe('faults as the openai SDK sees them', () => {
     expect(Date.now() - t2).toBeLessThan(250);
   });
 
+  test('latencyMs with nextN (or rate) delays only the calls it picks', async () => {
+    h.setFaults({ latencyMs: { ms: 300, nextN: 1 } });
+    const timed = async () => {
+      const t = Date.now();
+      await c.batches.retrieve(batchId);
+      return Date.now() - t;
+    };
+    expect(await timed()).toBeGreaterThanOrEqual(290);
+    expect(await timed()).toBeLessThan(250);
+    expect(h.faults().latencyMs).toEqual({ ms: 300, nextN: 0 });
+  });
+
+  test('latencyMs lateEffect: the client gives up, the create still lands when the wait ends', async () => {
+    const b = await createChatBatch(c, 1);
+    const impatient = new OpenAI({ apiKey: h.apiKey, baseURL: h.url, maxRetries: 0, timeout: 150 });
+    const before = (await c.batches.list({ limit: 100 })).data.length;
+    h.setFaults({ latencyMs: { ms: 400, nextN: 1, only: 'batches.create', lateEffect: true } });
+    const create = () =>
+      impatient.batches.create({
+        input_file_id: b.input_file_id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
+    await expect(create()).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    // Not yet: the effect comes when the wait ends, after the client stopped waiting.
+    expect((await c.batches.list({ limit: 100 })).data.length).toBe(before);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await c.batches.list({ limit: 100 })).data.length).toBe(before + 1);
+  });
+
   test('only restricts a fault to one route; rate 1 fails every matching call', async () => {
     h.setFaults({ rateLimit: { rate: 1, only: 'retrieve' } });
     await expect(c.batches.retrieve(batchId)).rejects.toBeInstanceOf(OpenAI.RateLimitError);

@@ -1,6 +1,6 @@
 // downloadResults, cleanupRemoteFiles, buildResubmission over real result files from the emulator.
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import type { SubmissionChunk } from '../../activities/submission/types';
@@ -159,6 +159,23 @@ describe('a 20,000-line batch with failures', () => {
     expect(repaired.skipped).toBe(false);
     expect(await sha256(repaired.files[1].path)).toBe(good);
     expect(emu.calls().map((c) => c.route)).toEqual(['files.content', 'files.content']);
+  });
+
+  test('a worker killed mid-download leaves a temp file: the next download removes it (fault matrix, crash-during-download)', async () => {
+    const dir = join(h.dir, 'results', batch.id);
+    // What a SIGKILLed attempt leaves: part of a result file under its temp name, and a half manifest.
+    await writeFile(join(dir, 'errors.jsonl.0738d0b6.tmp'), '{"id":"batch_req_1","custom');
+    await writeFile(join(dir, 'manifest.json.4242.tmp'), '{"version":1,');
+    const input = {
+      provider: 'emu',
+      batchId: batch.id,
+      outputFileId: batch.output_file_id ?? null,
+      errorFileId: batch.error_file_id ?? null,
+    };
+    // Also when the stored results still verify and nothing is downloaded again.
+    const res = await h.run(h.acts.downloadResults, input);
+    expect(res.skipped).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['errors.jsonl', 'manifest.json', 'output.jsonl']);
   });
 
   test('resubmission: exactly the failed lines, verbatim', async () => {
