@@ -20,6 +20,17 @@ export const FILE_OPTIONS: ActivityOptions = {
   retry: RETRY,
 };
 
+/**
+ * Creating a batch (upload, lookup, create): a file call whose retries back off to 30 s at most, not 5 min. A batch
+ * an earlier attempt created is running (and billing) without a workflow until a retry adopts it; under a fault
+ * storm (docs/faults.md, fault-reset-after) the 5-minute cap left such a batch unwatched, and uncancellable, for
+ * about 10 minutes. Retry policies are not part of replay: a change of commands it is not.
+ */
+export const CREATE_OPTIONS: ActivityOptions = {
+  ...FILE_OPTIONS,
+  retry: { ...RETRY, maximumInterval: '30 seconds' },
+};
+
 /** Reading a local file through (validation, resubmission files). */
 export const LOCAL_FILE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 minutes',

@@ -12,7 +12,7 @@ import {
   type ChildWorkflowHandle,
   type ParentClosePolicy,
 } from '@temporalio/workflow';
-import { CALL_OPTIONS, FILE_OPTIONS, LOCAL_FILE_OPTIONS } from './activity-options';
+import { CALL_OPTIONS, CREATE_OPTIONS, LOCAL_FILE_OPTIONS } from './activity-options';
 import type { BatchActivities } from './activity-types';
 import { batchLifecycle } from './batch-lifecycle';
 import type { AcquireResult, ReleaseRequest } from './budget-messages';
@@ -43,7 +43,7 @@ const FORWARD_RETRY_SECONDS = 2;
 export const PATCH_TOKEN_BUDGET = 'submit-token-budget';
 
 const { validateSubmission, buildResubmission } = proxyActivities<BatchActivities>(LOCAL_FILE_OPTIONS);
-const { createBatch } = proxyActivities<BatchActivities>(FILE_OPTIONS);
+const { createBatch } = proxyActivities<BatchActivities>(CREATE_OPTIONS);
 const { acquireTokenBudget, releaseTokenBudget } = proxyActivities<BatchActivities>(CALL_OPTIONS);
 
 export type BatchHandle = ChildWorkflowHandle<typeof batchLifecycle>;
