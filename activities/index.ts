@@ -1,6 +1,7 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
+import { createFleetActivities } from './fleet';
 import { resolveOutcomeModel } from './outcome-model';
 import type { ProviderRegistry } from './providers';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STAGING_DIR, createSubmissionActivities } from './submission';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps): BatchActivities {
       resultsDir: deps.resultsDir ?? DEFAULT_RESULTS_DIR,
       stagingDir: deps.stagingDir ?? DEFAULT_STAGING_DIR,
     }),
+    ...createFleetActivities(deps.providers),
     retrieveBatch: (ref: BatchRef) => retrieveBatch(deps.providers, ref),
     cancelBatch: (ref: BatchRef) => cancelBatch(deps.providers, ref),
     recordOutcome: async (input: RecordOutcomeInput) => {

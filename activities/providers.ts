@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorTypes } from '../workflows/activity-types';
+import type { FleetPolicy } from '../workflows/fleet-types';
 import { rememberSecret } from './redact';
 
 export type ProviderKind = 'openai' | 'dashscope' | 'generic';
@@ -21,7 +22,20 @@ export interface ProviderProfile {
   webhookSecretEnv?: string;
   /** Webhook events for batches nobody tracks start tracking them (signal-with-start). Default false. */
   trackUnknown?: boolean;
+  /**
+   * Provider calls of this profile per second, across all workers (Temporal's task-queue activity rate limit on
+   * the profile's queue). Default DEFAULT_RATE_LIMIT_PER_SECOND; see docs/scale.md for sizing.
+   */
+  rateLimitPerSecond?: number;
+  /** Fleet polling through `batches.list` (default on); false turns it off, an object tunes the poller. */
+  fleetPolling?: boolean | Partial<FleetPolicy>;
 }
+
+/**
+ * Provider calls a second when a profile sets none: conservative (36,000 calls an hour), yet enough for fleet
+ * polling of 10,000 batches (its list calls go at half the budget, 100 pages in 20 s) plus retrieves and cancels.
+ */
+export const DEFAULT_RATE_LIMIT_PER_SECOND = 10;
 
 export const BUILTIN_PROFILES: readonly ProviderProfile[] = [
   { name: 'openai', baseURL: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY', kind: 'openai' },

@@ -1,5 +1,6 @@
 // The activity interface the workflow calls. Types only: the implementations live in activities/.
 import type { BatchOutcome, BatchSnapshot, ProviderCancelOutcome } from './messages';
+import type { FleetActivities } from './fleet-types';
 import type { SubmissionActivities } from './submission-types';
 
 export interface BatchRef {
@@ -22,7 +23,7 @@ export interface RecordOutcomeInput {
   inputPath?: string | null;
 }
 
-export interface BatchActivities extends SubmissionActivities {
+export interface BatchActivities extends SubmissionActivities, FleetActivities {
   retrieveBatch: (ref: BatchRef) => Promise<BatchSnapshot>;
   cancelBatch: (ref: BatchRef) => Promise<CancelBatchResult>;
   /** Idempotent by batch id: a retried or replayed call never double-counts. */

@@ -1,3 +1,4 @@
 // Entry point of the workflow bundle: every workflow the worker registers.
 export { batchLifecycle } from './batch-lifecycle';
 export { submitBatch } from './submit-batch';
+export { fleetPoller } from './fleet-poller';
