@@ -125,7 +125,15 @@ export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepRe
       found.add(snapshot.id);
       const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
       const due = snapshot.status !== entry.status || at - entry.signalledAt >= input.progressEverySeconds;
-      if (due) toSignal.push({ entry, observation: { snapshot, seenAt: at, page: result.pages } });
+      if (due) {
+        const observation = {
+          snapshot,
+          seenAt: at,
+          page: result.pages,
+          everySeconds: input.progressEverySeconds,
+        };
+        toSignal.push({ entry, observation });
+      }
       const change = secondsToChange(entry, snapshot, done, at);
       if (change !== null) {
         result.nextChangeSeconds =
@@ -185,7 +193,7 @@ function secondsToChange(
   if (snapshot.status !== 'in_progress') return null;
   let best: number | null = null;
   const elapsed = at - entry.signalledAt;
-  if (entry.status === 'in_progress' && elapsed > 0 && done > entry.done) {
+  if (entry.status === 'in_progress' && entry.signalledAt > 0 && elapsed > 0 && done > entry.done) {
     const rate = (done - entry.done) / elapsed;
     best = Math.max(0, (snapshot.requestCounts.total - done) / rate);
   }
@@ -245,7 +253,7 @@ export function createFleetActivities(registry: ProviderRegistry) {
       const policy = fleetPolicyOf(registry, provider);
       if (policy === null) return false;
       await Context.current().client.workflow.signalWithStart(FLEET_WORKFLOW_TYPE, {
-        workflowId: fleetWorkflowId(provider),
+        workflowId: fleetWorkflowId(activityInfo().taskQueue, provider),
         // The poller runs with the workflows; its sweeps go to the profile's rate-limited queue.
         taskQueue: activityInfo().taskQueue,
         args: [{ provider, ...(Object.keys(policy).length > 0 ? { policy } : {}) }],
@@ -257,14 +265,18 @@ export function createFleetActivities(registry: ProviderRegistry) {
   };
 }
 
-/** The profile's fleet settings, or null when fleet polling is off for it (or it is unknown here). */
+/**
+ * The profile's fleet settings, or null when fleet polling is off for it (or it is unknown here). On by default
+ * for the kinds whose list is known (openai, dashscope); a `generic` provider may not list at all: opt in.
+ */
 export function fleetPolicyOf(registry: ProviderRegistry, provider: string): Partial<FleetPolicy> | null {
-  let setting;
+  let profile;
   try {
-    setting = registry.profile(provider).fleetPolling;
+    profile = registry.profile(provider);
   } catch {
     return null;
   }
+  const setting = profile.fleetPolling ?? profile.kind !== 'generic';
   if (setting === false) return null;
   return typeof setting === 'object' ? { ...setting } : {};
 }

@@ -27,7 +27,10 @@ export interface ProviderProfile {
    * the profile's queue). Default DEFAULT_RATE_LIMIT_PER_SECOND; see docs/scale.md for sizing.
    */
   rateLimitPerSecond?: number;
-  /** Fleet polling through `batches.list` (default on); false turns it off, an object tunes the poller. */
+  /**
+   * Fleet polling through `batches.list`: on by default for kinds openai and dashscope, off for generic (whose
+   * list may be missing); false turns it off, true or an object (tuning the poller) turns it on.
+   */
   fleetPolling?: boolean | Partial<FleetPolicy>;
 }
 

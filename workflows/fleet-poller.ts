@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -59,6 +60,7 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
     signals: carried?.signals ?? 0,
   };
   let lastSweep: SweepResult | null = null;
+  let sweepFailures = 0;
   let nextSweepAt: number | null = null;
   /** A batch registered in a short phase while the poller slept long: sweep sooner. */
   let hurry = false;
@@ -73,6 +75,8 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
       initialInterval: '5 seconds',
       backoffCoefficient: 2,
       maximumInterval: '2 minutes',
+      // A sweep that keeps failing gives way to the next one (and the batches' own polling) instead of retrying.
+      maximumAttempts: 5,
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   };
@@ -84,14 +88,15 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
         `${counters.sweeps} sweeps, ${counters.listCalls} list calls, ${counters.signals} signals` +
         (lastSweep
           ? ` · last sweep: ${lastSweep.pages} pages, ${lastSweep.found} found, ${lastSweep.missing} missing`
-          : ''),
+          : '') +
+        (sweepFailures > 0 ? ` · ${sweepFailures} failed sweeps` : ''),
     );
   };
 
   setHandler(
     fleetRegisterSignal,
     (registration) => {
-      const entry = toEntry(registration, nowSeconds());
+      const entry = toEntry(registration);
       if (!entry) return;
       const known = entries.get(entry.batchId);
       if (known) {
@@ -167,16 +172,24 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
     }
     if (entries.size === 0) continue;
     hurry = false;
-    apply(
-      await sweepFleet.executeWithOptions({ ...sweepOptions, summary: `sweep ${entries.size} batches` }, [
-        {
-          provider,
-          fleetWorkflowId: workflowInfo().workflowId,
-          progressEverySeconds: policy.progressEverySeconds,
-          maxPages: policy.maxPagesPerSweep,
-        },
-      ]),
-    );
+    try {
+      apply(
+        await sweepFleet.executeWithOptions({ ...sweepOptions, summary: `sweep ${entries.size} batches` }, [
+          {
+            provider,
+            fleetWorkflowId: workflowInfo().workflowId,
+            progressEverySeconds: policy.progressEverySeconds,
+            maxPages: policy.maxPagesPerSweep,
+          },
+        ]),
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // A provider that refuses the list (no list, wrong key): the batches poll on their own once the fleet is
+      // silent; the poller tries again at its longest interval.
+      sweepFailures += 1;
+      lastSweep = null;
+    }
     publish();
     const wait = sweepInterval(lastSweep, policy);
     let deadline = nowSeconds() + wait;
@@ -220,7 +233,7 @@ export function resolveFleetPolicy(overrides: Partial<FleetPolicy> | undefined):
   return policy;
 }
 
-function toEntry(r: FleetRegistration, now: number): FleetEntry | null {
+function toEntry(r: FleetRegistration): FleetEntry | null {
   if (!r || typeof r.batchId !== 'string' || r.batchId === '') return null;
   if (!(BATCH_STATUSES as readonly string[]).includes(r.status) || isTerminal(r.status)) return null;
   const entry: FleetEntry = {
@@ -228,7 +241,8 @@ function toEntry(r: FleetRegistration, now: number): FleetEntry | null {
     createdAt: typeof r.createdAt === 'number' && r.createdAt > 0 ? r.createdAt : null,
     status: r.status,
     done: typeof r.done === 'number' && r.done >= 0 ? r.done : 0,
-    signalledAt: now,
+    // Never told yet: the first sweep that finds it says so, and the batch workflow knows the fleet sees it.
+    signalledAt: 0,
   };
   if (
     typeof r.workflowId === 'string' &&

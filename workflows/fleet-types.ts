@@ -6,9 +6,13 @@ import type { BatchSnapshot, BatchStatus } from './messages';
 
 export const FLEET_WORKFLOW_TYPE = 'fleetPoller';
 
-/** One poller per profile and namespace: the fixed id is what keeps it single across any number of workers. */
-export function fleetWorkflowId(provider: string): string {
-  return `batchkeeper-fleet-${provider}`;
+/**
+ * One poller per profile and task queue (`batchkeeper-fleet-openai` on the default queue): the fixed id is what
+ * keeps it single across any number of workers. The queue is part of it because the poller runs there: a
+ * deployment on another queue (or a test) gets its own, instead of one stuck on a queue nobody polls.
+ */
+export function fleetWorkflowId(workflowTaskQueue: string, provider: string): string {
+  return `${workflowTaskQueue}-fleet-${provider}`;
 }
 
 /**
@@ -41,7 +45,7 @@ export interface FleetEntry {
   status: BatchStatus;
   /** Done requests at that time. */
   done: number;
-  /** Unix seconds of the last snapshot signalled to the batch workflow (registration counts as one). */
+  /** Unix seconds of the last snapshot signalled to the batch workflow; 0 until the first (sent at once). */
   signalledAt: number;
 }
 
@@ -52,6 +56,8 @@ export interface FleetObservation {
   seenAt: number;
   /** The list page it was found on (1 = newest): for status and diagnosis. */
   page: number;
+  /** The poller's heartbeat (progressEverySeconds): silence much longer than this means it lost the batch. */
+  everySeconds?: number;
 }
 
 export interface FleetPolicy {
