@@ -25,9 +25,18 @@ export interface ActivityDeps {
   stagingDir?: string;
 }
 
+/**
+ * The profile names an activity object serves (a symbol key: the worker registers only string-keyed functions).
+ * Whoever runs these activities runs each profile's rate-limited provider queue too; test helpers read it.
+ */
+export const SERVED_PROFILES: unique symbol = Symbol('batchkeeper.servedProfiles');
+
+export type ServingActivities = BatchActivities & { [SERVED_PROFILES]?: string[] };
+
 /** The activity object registered on the worker; dependencies are injected so tests can swap them. */
-export function createActivities(deps: ActivityDeps): BatchActivities {
+export function createActivities(deps: ActivityDeps): ServingActivities {
   return {
+    [SERVED_PROFILES]: deps.providers.names(),
     ...createSubmissionActivities({
       providers: deps.providers,
       resultsDir: deps.resultsDir ?? DEFAULT_RESULTS_DIR,
