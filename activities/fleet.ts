@@ -89,7 +89,7 @@ export interface SweepDeps {
  */
 export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepResult> {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
-  const at = now();
+  const at = input.at ?? now();
   const registered = new Map((await deps.entries()).map((e) => [e.batchId, e]));
   const result: SweepResult = {
     at,

@@ -118,14 +118,12 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         const result = await onProviderQueue(ref.provider, summary(`cancel ${ref.batchId}`), (options) =>
           cancelBatch.executeWithOptions(options, [ref]),
         );
-        fleet.looked();
         batch.cancelCalled(result.outcome);
         await observe(result.snapshot);
       } else {
         const snapshot = await onProviderQueue(ref.provider, summary(`retrieve ${ref.batchId}`), (options) =>
           retrieveBatch.executeWithOptions(options, [ref]),
         );
-        fleet.looked();
         batch.polled();
         await observe(snapshot);
       }
@@ -194,6 +192,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const finish = async (): Promise<BatchOutcome> => {
     batch.phase = 'finished';
     publish();
+    await fleet.unregister(batch);
     if (!batch.results && !batch.resultsError) {
       const fetched = await fetchResults(input, ref, batch.snapshot as BatchSnapshot);
       batch.results = fetched.results;

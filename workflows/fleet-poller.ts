@@ -21,6 +21,7 @@ import {
   fleetEntriesQuery,
   fleetRegisterSignal,
   fleetStatusQuery,
+  fleetUnregisterSignal,
   providerTaskQueue,
   type FleetActivities,
   type FleetEntry,
@@ -115,6 +116,13 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
         'signal-with-start). Payload {batchId, workflowId?, createdAt, status, done}; repeats change nothing.',
     },
   );
+  setHandler(
+    fleetUnregisterSignal,
+    (message) => {
+      if (message && typeof message.batchId === 'string' && entries.delete(message.batchId)) publish();
+    },
+    { description: 'A registered batch finished on its own: it is no longer swept for. Payload {batchId}.' },
+  );
   setHandler(fleetEntriesQuery, () => [...entries.values()], {
     description: 'The registered batches, read by each sweep (a query costs no history).',
   });
@@ -180,6 +188,7 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
             fleetWorkflowId: workflowInfo().workflowId,
             progressEverySeconds: policy.progressEverySeconds,
             maxPages: policy.maxPagesPerSweep,
+            at: nowSeconds(),
           },
         ]),
       );

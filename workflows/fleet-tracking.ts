@@ -4,6 +4,7 @@
 import {
   ActivityFailure,
   TimeoutFailure,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
@@ -13,8 +14,13 @@ import {
 import { CALL_OPTIONS } from './activity-options';
 import type { BatchActivities, BatchRef } from './activity-types';
 import type { BatchTracker } from './batch-tracker';
-import { providerTaskQueue, type FleetObservation } from './fleet-types';
-import type { BatchFleetView } from './messages';
+import {
+  fleetUnregisterSignal,
+  fleetWorkflowId,
+  providerTaskQueue,
+  type FleetObservation,
+} from './fleet-types';
+import type { BatchFleetView, BatchSnapshot, BatchStatus } from './messages';
 
 /**
  * Patch ids (docs/upgrading.md). Runs started before them replay their recorded road: no registration, every
@@ -55,8 +61,9 @@ export class FleetTracking {
   /** The newest snapshot from the fleet not yet applied. */
   pending: FleetObservation | null = null;
   private state: FleetCarried;
-  /** Unix seconds of this workflow's own last look: an older fleet snapshot is stale. */
-  private lastLookAt = 0;
+  /** The fleet reported the terminal status (and the poller dropped the batch with that). */
+  private toldTerminal = false;
+  private unregistered = false;
 
   constructor(
     private readonly ref: BatchRef,
@@ -81,8 +88,9 @@ export class FleetTracking {
     if (!this.state.registered || batch.terminal) return false;
     if (!observation || typeof observation.seenAt !== 'number' || !observation.snapshot) return false;
     if (observation.snapshot.id !== this.ref.batchId) return false;
-    if (observation.seenAt < this.lastLookAt) return false;
-    if (this.pending && this.pending.seenAt > observation.seenAt) return false;
+    // Stale (listed before this workflow's own last look, or before a newer snapshot): behind in the lifecycle.
+    if (batch.snapshot && behind(observation.snapshot, batch.snapshot)) return false;
+    if (this.pending && behind(observation.snapshot, this.pending.snapshot)) return false;
     this.pending = observation;
     this.state.heardAt = nowSeconds();
     if (typeof observation.everySeconds === 'number' && observation.everySeconds > 0) {
@@ -91,17 +99,32 @@ export class FleetTracking {
     return true;
   }
 
+  /**
+   * Tracking ended: a batch the fleet did not see end (its own poll did) is taken off the poller's set, so sweeps
+   * stop looking for it. One told its terminal status by the fleet was dropped by the poller already.
+   */
+  async unregister(batch: BatchTracker): Promise<void> {
+    if (!this.state.registered || this.unregistered) return;
+    this.unregistered = true;
+    if (this.toldTerminal || !batch.terminal) return;
+    try {
+      await getExternalWorkflowHandle(fleetWorkflowId(workflowInfo().taskQueue, this.ref.provider)).signal(
+        fleetUnregisterSignal,
+        { batchId: this.ref.batchId },
+      );
+    } catch (err) {
+      // A poller that is gone holds nothing to forget; its next sweep would drop a closed batch anyway.
+      if (isCancellation(err)) throw err;
+    }
+  }
+
   /** The pending snapshot, taken; null when there is none. */
   take(): FleetObservation | null {
     const taken = this.pending;
     this.pending = null;
     if (taken) this.state.snapshots += 1;
+    if (taken && RANK[taken.snapshot.status] === 3) this.toldTerminal = true;
     return taken;
-  }
-
-  /** This workflow looked at the batch itself (a retrieve or a cancel). */
-  looked(): void {
-    this.lastLookAt = nowSeconds();
   }
 
   /**
@@ -196,6 +219,29 @@ export async function onProviderQueue<T>(
     }
     throw err;
   }
+}
+
+/**
+ * Order of a batch's states along its lifecycle. Clocks are not compared (the sweep's worker and this workflow may
+ * disagree): a snapshot is stale when its status comes earlier, or it is the same status with fewer done requests.
+ */
+const RANK: Record<BatchStatus, number> = {
+  validating: 0,
+  in_progress: 1,
+  finalizing: 2,
+  cancelling: 2,
+  completed: 3,
+  failed: 3,
+  expired: 3,
+  cancelled: 3,
+};
+
+function behind(candidate: BatchSnapshot, current: BatchSnapshot): boolean {
+  const a = RANK[candidate.status] ?? 0;
+  const b = RANK[current.status] ?? 0;
+  if (a !== b) return a < b;
+  const done = (s: BatchSnapshot) => s.requestCounts.completed + s.requestCounts.failed;
+  return done(candidate) < done(current);
 }
 
 function nowSeconds(): number {

@@ -102,6 +102,8 @@ export interface SweepInput {
   fleetWorkflowId: string;
   progressEverySeconds: number;
   maxPages: number;
+  /** Unix seconds, the poller's (workflow) time at scheduling: the sweep's clock, so throttling follows one clock. */
+  at?: number;
 }
 
 /** What a sweep did, small whatever the fleet's size: only the batches it signalled are listed. */
@@ -154,6 +156,8 @@ export interface FleetStatusView {
 }
 
 export const fleetRegisterSignal = defineSignal<[FleetRegistration]>('fleetRegister');
+/** From a batch workflow that finished without the fleet telling it (its own poll saw the end): forget it. */
+export const fleetUnregisterSignal = defineSignal<[{ batchId: string }]>('fleetUnregister');
 /** To a batch workflow: its batch as the sweep saw it. */
 export const fleetSnapshotSignal = defineSignal<[FleetObservation]>('fleetSnapshot');
 /** The registered set, read by the sweep activity (a query costs no history). */

@@ -8,7 +8,9 @@ import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 
-const env = useTimeSkippingEnv();
+// A server per test: a test's poller may still sweep (an activity in flight) when its worker stops, and the Java
+// test server then holds time still for the next test.
+const env = useTimeSkippingEnv({ perTest: true });
 jest.setTimeout(300_000);
 const HOUR = 3600;
 
@@ -22,6 +24,16 @@ function startAll(taskQueue: string, ids: string[]) {
       }),
     ),
   );
+}
+
+/**
+ * One `result()` at a time: each unlocks the test server's time skipping while it waits and locks it again after,
+ * and concurrent ones unbalance that count (the Java test server then stops skipping time).
+ */
+async function resultsInTurn(handles: { result(): Promise<BatchOutcome> }[]): Promise<BatchOutcome[]> {
+  const outcomes: BatchOutcome[] = [];
+  for (const handle of handles) outcomes.push(await handle.result());
+  return outcomes;
 }
 
 describe('fleet polling', () => {
@@ -40,7 +52,7 @@ describe('fleet polling', () => {
       const handles = await startAll(taskQueue, ids);
       await env.sleep('2 hours');
       const mid = await handles[0].query(statusQuery);
-      const outcomes: BatchOutcome[] = await Promise.all(handles.map((h) => h.result()));
+      const outcomes = await resultsInTurn(handles);
       const fleetHandle = env.client.workflow.getHandle(fleetWorkflowId(taskQueue, 'fake'));
       const poller = await fleetHandle.query(fleetStatusQuery);
       expect(mid.fleet?.registered).toBe(true);
@@ -79,7 +91,7 @@ describe('fleet polling', () => {
     fleet.unlisted.add(hidden);
     const outcomes = await withWorker(env, fleet.activities(), async (taskQueue) => {
       const handles = await startAll(taskQueue, [listed, hidden]);
-      return Promise.all(handles.map((h) => h.result()));
+      return resultsInTurn(handles);
     });
     expect(outcomes.map((o) => o.status)).toEqual(['completed', 'completed']);
     const retrieves = (id: string) => fleet.fakes.get(id)?.count('retrieve') ?? 0;
