@@ -169,7 +169,7 @@ async function runOne(
     emulatorKey: emulator.apiKey,
     ledgerPath: join(dir, 'ledger.sqlite'),
     dataDir: dir,
-    logLevel: 'warn',
+    logLevel: 'info',
     profile: { fleetPolling: strategy === 'fleet', rateLimitPerSecond: RATE },
   });
   env.BATCHKEEPER_METRICS_PORT = String(metricsPort);
