@@ -125,3 +125,30 @@ test('credentials in a refused baseURL stay out of the error line', () => {
   expect(err.message).not.toContain('hunter22');
   expect(err.message).not.toContain('alice');
 });
+
+test('a profile sets its rate budget and fleet polling; a bad value is refused with the field named', () => {
+  const [, , custom] = loadProviderProfiles(
+    providersEnv([
+      {
+        name: 'my-llm',
+        baseURL: EMULATOR_URL,
+        apiKeyEnv: 'MY_LLM_KEY',
+        rateLimitPerSecond: 2.5,
+        fleetPolling: { maxIntervalSeconds: 300, maxPagesPerSweep: 50 },
+      },
+    ]),
+  );
+  expect(custom).toMatchObject({
+    rateLimitPerSecond: 2.5,
+    fleetPolling: { maxIntervalSeconds: 300, maxPagesPerSweep: 50 },
+  });
+  const bad = (field: Record<string, unknown>) =>
+    configError(() =>
+      loadProviderProfiles(
+        providersEnv([{ name: 'my-llm', baseURL: EMULATOR_URL, apiKeyEnv: 'MY_LLM_KEY', ...field }]),
+      ),
+    ).message;
+  expect(bad({ rateLimitPerSecond: 0 })).toContain('rateLimitPerSecond');
+  expect(bad({ fleetPolling: { everySecond: 1 } })).toContain('fleetPolling');
+  expect(bad({ fleetPolling: 'yes' })).toContain('fleetPolling');
+});
