@@ -115,14 +115,20 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     try {
       if (batch.cancelPending) {
         batch.cancelling();
-        const result = await onProviderQueue(ref.provider, summary(`cancel ${ref.batchId}`), (options) =>
-          cancelBatch.executeWithOptions(options, [ref]),
+        const result = await onProviderQueue(
+          ref.provider,
+          summary(`cancel ${ref.batchId}`),
+          (options) => cancelBatch.executeWithOptions(options, [ref]),
+          batch.snapshot !== null,
         );
         batch.cancelCalled(result.outcome);
         await observe(result.snapshot);
       } else {
-        const snapshot = await onProviderQueue(ref.provider, summary(`retrieve ${ref.batchId}`), (options) =>
-          retrieveBatch.executeWithOptions(options, [ref]),
+        const snapshot = await onProviderQueue(
+          ref.provider,
+          summary(`retrieve ${ref.batchId}`),
+          (options) => retrieveBatch.executeWithOptions(options, [ref]),
+          batch.snapshot !== null,
         );
         batch.polled();
         await observe(snapshot);

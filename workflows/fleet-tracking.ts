@@ -194,15 +194,18 @@ export class FleetTracking {
 }
 
 /**
- * Provider calls of runs that took the patch go to the profile's rate-limited queue; if no worker takes them
- * there within PROVIDER_QUEUE_SCHEDULE_TO_START, the call is made again on the workflow's own queue.
+ * Provider calls of runs that took the patch, once the batch was seen, go to the profile's rate-limited queue; if
+ * no worker takes them there within PROVIDER_QUEUE_SCHEDULE_TO_START, the call is made again on the workflow's own.
  */
 export async function onProviderQueue<T>(
   provider: string,
   options: ActivityOptions,
   call: (options: ActivityOptions) => Promise<T>,
+  seenBefore: boolean,
 ): Promise<T> {
-  if (!patched(PATCH_PROVIDER_TASK_QUEUE)) return call(options);
+  // The first look stays on the workflow's own queue: a wrong profile or batch id then fails at once, as it always
+  // did, instead of waiting for a provider queue no worker polls. One call a batch, outside the budget.
+  if (!seenBefore || !patched(PATCH_PROVIDER_TASK_QUEUE)) return call(options);
   try {
     return await call({
       ...options,
