@@ -69,7 +69,7 @@ function isRefusal(status: number | undefined): boolean {
 }
 
 /** Marks a snapshot of a provider whose webhooks this worker's profile receives (see BatchSnapshot.pushed). */
-function withPush(registry: ProviderRegistry, ref: BatchRef, snapshot: BatchSnapshot): BatchSnapshot {
+export function withPush(registry: ProviderRegistry, ref: BatchRef, snapshot: BatchSnapshot): BatchSnapshot {
   return registry.profile(ref.provider).webhookSecretEnv ? { ...snapshot, pushed: true } : snapshot;
 }
 

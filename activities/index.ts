@@ -4,6 +4,7 @@ import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows
 import { cancelBatch, retrieveBatch } from './batches';
 import { createBudgetActivities } from './budget';
 import { crashPoint } from './crash-points';
+import { createFleetActivities } from './fleet';
 import { resolveOutcomeModel } from './outcome-model';
 import type { ProviderRegistry } from './providers';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STAGING_DIR, createSubmissionActivities } from './submission';
@@ -29,15 +30,25 @@ export interface ActivityDeps {
   workflowClient?: WorkflowClient;
 }
 
+/**
+ * The profile names an activity object serves (a symbol key: the worker registers only string-keyed functions).
+ * Whoever runs these activities runs each profile's rate-limited provider queue too; test helpers read it.
+ */
+export const SERVED_PROFILES: unique symbol = Symbol('batchkeeper.servedProfiles');
+
+export type ServingActivities = BatchActivities & { [SERVED_PROFILES]?: string[] };
+
 /** The activity object registered on the worker; dependencies are injected so tests can swap them. */
-export function createActivities(deps: ActivityDeps): BatchActivities {
+export function createActivities(deps: ActivityDeps): ServingActivities {
   return {
+    [SERVED_PROFILES]: deps.providers.names(),
     ...createSubmissionActivities({
       providers: deps.providers,
       resultsDir: deps.resultsDir ?? DEFAULT_RESULTS_DIR,
       stagingDir: deps.stagingDir ?? DEFAULT_STAGING_DIR,
     }),
     ...createBudgetActivities({ workflowClient: deps.workflowClient }),
+    ...createFleetActivities(deps.providers),
     retrieveBatch: (ref: BatchRef) => retrieveBatch(deps.providers, ref),
     cancelBatch: (ref: BatchRef) => cancelBatch(deps.providers, ref),
     recordOutcome: async (input: RecordOutcomeInput) => {

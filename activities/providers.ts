@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorTypes } from '../workflows/activity-types';
+import type { FleetPolicy } from '../workflows/fleet-types';
 import { rememberSecret } from './redact';
 
 export type ProviderKind = 'openai' | 'dashscope' | 'generic';
@@ -22,6 +23,16 @@ export interface ProviderProfile {
   /** Webhook events for batches nobody tracks start tracking them (signal-with-start). Default false. */
   trackUnknown?: boolean;
   /**
+   * Provider calls of this profile per second, across all workers (Temporal's task-queue activity rate limit on
+   * the profile's queue). Default DEFAULT_RATE_LIMIT_PER_SECOND; see docs/scale.md for sizing.
+   */
+  rateLimitPerSecond?: number;
+  /**
+   * Fleet polling through `batches.list`: off by default (opt-in while its benchmark does not meet its goals,
+   * docs/scale.md); true or an object (tuning the poller) turns it on for a provider that lists batches.
+   */
+  fleetPolling?: boolean | Partial<FleetPolicy>;
+  /**
    * Admission control (docs/token-budget.md): the provider's enqueued-token limit per model (`"*"`: any other
    * model), and optionally how many batches of the model may be enqueued at once. A submission's parts wait
    * until their tokens fit. Unset: no admission control, parts are created at once.
@@ -42,6 +53,12 @@ export function tokenBudgetFor(profile: ProviderProfile, model: string | null): 
   if (!budgets || model === null) return null;
   return budgets[model] ?? budgets['*'] ?? null;
 }
+
+/**
+ * Provider calls a second when a profile sets none: conservative (36,000 calls an hour), yet enough for fleet
+ * polling of 10,000 batches (its list calls go at half the budget, 100 pages in 20 s) plus retrieves and cancels.
+ */
+export const DEFAULT_RATE_LIMIT_PER_SECOND = 10;
 
 export const BUILTIN_PROFILES: readonly ProviderProfile[] = [
   { name: 'openai', baseURL: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY', kind: 'openai' },

@@ -1,6 +1,7 @@
 // The activity interface the workflow calls. Types only: the implementations live in activities/.
 import type { BatchOutcome, BatchSnapshot, ProviderCancelOutcome } from './messages';
 import type { AcquireRequest, AcquireResult, ReleaseRequest } from './budget-messages';
+import type { FleetActivities } from './fleet-types';
 import type { SubmissionActivities } from './submission-types';
 
 export interface BatchRef {
@@ -42,7 +43,7 @@ export interface BudgetActivities {
   releaseTokenBudget: (input: BudgetRef & { release: ReleaseRequest }) => Promise<void>;
 }
 
-export interface BatchActivities extends SubmissionActivities, BudgetActivities {
+export interface BatchActivities extends SubmissionActivities, BudgetActivities, FleetActivities {
   retrieveBatch: (ref: BatchRef) => Promise<BatchSnapshot>;
   cancelBatch: (ref: BatchRef) => Promise<CancelBatchResult>;
   /** Idempotent by batch id: a retried or replayed call never double-counts. */

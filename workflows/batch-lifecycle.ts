@@ -16,10 +16,14 @@ import type { BatchActivities } from './activity-types';
 import { policyOrFail, validateInput } from './batch-input';
 import { fetchResults } from './batch-results';
 import { BatchTracker } from './batch-tracker';
+import { fleetSnapshotSignal } from './fleet-types';
+import { FleetTracking, onProviderQueue } from './fleet-tracking';
 import {
+  isTerminal,
   cancelSignal,
   providerEventSignal,
   statusQuery,
+  type BatchFleetView,
   type BatchOutcome,
   type BatchSnapshot,
   type BatchWorkflowInput,
@@ -55,6 +59,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const policy = policyOrFail(input);
   const parent = new ParentReports(ref, input.parent, input.carried);
   const batch = new BatchTracker(ref, policy, input.carried);
+  const fleet = new FleetTracking(ref, input.carried?.fleet);
   const publish = webUiPublisher(batch, input.searchAttributes !== false);
   const metrics = accessMetrics();
 
@@ -81,7 +86,18 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
         'at once. Duplicates, late and out-of-order events change nothing.',
     },
   );
-  setHandler(statusQuery, () => batch.view(), {
+  setHandler(
+    fleetSnapshotSignal,
+    (observation) => {
+      fleet.receive(observation, batch);
+    },
+    {
+      description:
+        "The batch as the profile's fleet poller saw it in batches.list (sent to registered batches): applied " +
+        'like a poll result; a terminal status is confirmed by one retrieve.',
+    },
+  );
+  setHandler(statusQuery, () => ({ ...batch.view(), ...withFleet(fleet) }), {
     description:
       'The whole snapshot: provider status and request counts, cancel record, billing, poll schedule.',
   });
@@ -98,11 +114,21 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     try {
       if (batch.cancelPending) {
         batch.cancelling();
-        const result = await cancelBatch.executeWithOptions(summary(`cancel ${ref.batchId}`), [ref]);
+        const result = await onProviderQueue(
+          ref.provider,
+          summary(`cancel ${ref.batchId}`),
+          (options) => cancelBatch.executeWithOptions(options, [ref]),
+          batch.snapshot !== null,
+        );
         batch.cancelCalled(result.outcome);
         await observe(result.snapshot);
       } else {
-        const snapshot = await retrieveBatch.executeWithOptions(summary(`retrieve ${ref.batchId}`), [ref]);
+        const snapshot = await onProviderQueue(
+          ref.provider,
+          summary(`retrieve ${ref.batchId}`),
+          (options) => retrieveBatch.executeWithOptions(options, [ref]),
+          batch.snapshot !== null,
+        );
         batch.polled();
         await observe(snapshot);
       }
@@ -122,28 +148,41 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   };
 
   const track = async (allowContinueAsNew: boolean) => {
+    /** False right after a fleet snapshot was applied: it stood in for this round's look. */
+    let look = true;
+    let reached = true;
     while (!batch.terminal) {
       batch.eventPending = false;
-      const reached = await lookAtBatch();
+      if (look) reached = await lookAtBatch();
+      look = true;
       if (batch.terminal) break;
+      if (reached) await fleet.register(batch);
       if (allowContinueAsNew && shouldContinueAsNew()) {
         // Let a signal handler that is mid-way finish, so the carried state holds everything received.
         await condition(allHandlersFinished);
         if (!batch.cancelPending) {
           await continueAsNew<typeof batchLifecycle>({
             ...input,
-            carried: { ...batch.carry(), ...parent.carry() },
+            carried: { ...batch.carry(), ...parent.carry(), ...fleet.carry() },
           });
         }
       }
-      const waitSeconds = reached ? batch.nextWaitSeconds() : ACCESS_RETRY_SECONDS;
+      const waitSeconds = reached ? fleet.waitSeconds(batch.nextWaitSeconds(), batch) : ACCESS_RETRY_SECONDS;
       batch.waiting(waitSeconds);
       publish();
       if (reached) {
-        // A cancel or a provider event ends the wait at once; otherwise the durable timer fires.
-        await condition(() => batch.cancelPending || batch.eventPending, waitSeconds * 1000, {
-          summary: `next poll in ${formatDuration(waitSeconds)}`,
-        });
+        // A cancel, a provider event or a fleet snapshot ends the wait at once; otherwise the durable timer fires.
+        await condition(
+          () => batch.cancelPending || batch.eventPending || fleet.pending !== null,
+          waitSeconds * 1000,
+          { summary: `next poll in ${formatDuration(waitSeconds)}` },
+        );
+        const seen = fleet.take();
+        // A terminal status is confirmed by one retrieve before anything is billed: the next look.
+        if (seen && !batch.cancelPending && !batch.eventPending && !isTerminal(seen.snapshot.status)) {
+          await observe(seen.snapshot);
+          look = false;
+        }
       } else {
         // Without access a pending cancel cannot be sent either: it goes out with the next attempt.
         await condition(() => false, waitSeconds * 1000, {
@@ -158,6 +197,7 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
   const finish = async (): Promise<BatchOutcome> => {
     batch.phase = 'finished';
     publish();
+    await fleet.unregister(batch);
     if (!batch.results && !batch.resultsError) {
       const fetched = await fetchResults(input, ref, batch.snapshot as BatchSnapshot);
       batch.results = fetched.results;
@@ -204,6 +244,12 @@ export async function batchLifecycle(input: BatchWorkflowInput): Promise<BatchOu
     }
     throw err;
   }
+}
+
+/** The status view's `fleet` field, only for runs that registered (older views stay exactly as they were). */
+function withFleet(fleet: FleetTracking): { fleet?: BatchFleetView } {
+  const view = fleet.view();
+  return view ? { fleet: view } : {};
 }
 
 function shouldContinueAsNew(): boolean {

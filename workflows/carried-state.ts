@@ -15,6 +15,7 @@ import type {
   SubmitTokenBudgetView,
   SubmittedBatch,
 } from './messages';
+import type { FleetCarried } from './fleet-tracking';
 import type { SubmissionChunk } from './submission-types';
 
 export interface CarriedState {
@@ -32,6 +33,8 @@ export interface CarriedState {
   startedAt: string;
   /** The last status reported to the parent submission (runs that report status changes only). */
   parentReportedStatus?: BatchStatus | null;
+  /** Fleet polling of this batch (absent in runs that never registered). */
+  fleet?: FleetCarried;
 }
 
 /** The adaptive poll schedule's memory, carried across continue-as-new. */

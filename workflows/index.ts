@@ -2,3 +2,4 @@
 export { batchLifecycle } from './batch-lifecycle';
 export { submitBatch } from './submit-batch';
 export { tokenBudget } from './token-budget';
+export { fleetPoller } from './fleet-poller';

@@ -253,6 +253,15 @@ export interface ProviderEventsRecord {
 export type WorkflowPhase = 'tracking' | 'cancelling' | 'finished';
 
 /** The whole snapshot returned by the `status` query. */
+/** How the fleet poller tracks this batch (absent when the workflow never registered with it). */
+export interface BatchFleetView {
+  /** True while the profile's poller reports this batch; false when fleet polling is off for its profile. */
+  registered: boolean;
+  /** Snapshots from the poller applied so far (each one a poll this workflow did not make). */
+  snapshots: number;
+  lastSnapshotAt: string | null;
+}
+
 export interface BatchStatusView {
   batchId: string;
   provider: string;
@@ -275,6 +284,8 @@ export interface BatchStatusView {
   accessLost?: ProviderAccessLoss | null;
   /** Provider webhooks received for this batch. */
   events?: ProviderEventsRecord;
+  /** Fleet polling of this batch (runs that registered with the profile's poller). */
+  fleet?: BatchFleetView;
 }
 
 export interface BatchOutcome {

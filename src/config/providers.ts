@@ -26,6 +26,21 @@ const profileSchema = z.object({
       }),
     )
     .optional(),
+  /** Cluster-wide provider calls per second of this profile (docs/scale.md). */
+  rateLimitPerSecond: z.number().positive().max(10_000).optional(),
+  fleetPolling: z
+    .union([
+      z.boolean(),
+      z
+        .object({
+          minIntervalSeconds: z.number().positive().optional(),
+          maxIntervalSeconds: z.number().positive().optional(),
+          progressEverySeconds: z.number().positive().optional(),
+          maxPagesPerSweep: z.number().int().positive().max(1000).optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
 });
 const profilesSchema = z.array(
   profileSchema

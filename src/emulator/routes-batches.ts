@@ -4,7 +4,7 @@ import { batchObject } from './batch-object';
 import type { EmulatorContext } from './context';
 import { ApiError, badRequest, notFound } from './errors';
 import { settle } from './lifecycle';
-import { pageOf, parseQuery } from './paging';
+import { parseQuery } from './paging';
 import { newId } from './store';
 import { TERMINAL, type BatchRec, type ValidationResult } from './types';
 import { startValidation } from './validate-batch';
@@ -107,8 +107,18 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
   app.get('/batches', { config: { route: 'batches.list' } }, async (req) => {
     const q = parseQuery(listQuery, req.query);
     const ds = profile.name === 'dashscope';
-    const rows: { id: string; seq: number; obj: Record<string, unknown> }[] = [];
-    for (const rec of batches.list()) {
+    let afterSeq: number | undefined;
+    if (q.after !== undefined) {
+      // By sequence number, so a cursor item that the filters drop still works.
+      const afterRec = batches.get(q.after);
+      if (!afterRec) throw badRequest(`Invalid 'after': no object with id '${q.after}'.`, 'after');
+      afterSeq = afterRec.seq;
+    }
+    // Only the batches on the page (and one more, for has_more) are brought up to the clock: a fleet sweep
+    // pages through 10,000 batches 100 at a time, which must not cost 10,000 settles a page.
+    const data: Record<string, unknown>[] = [];
+    let hasMore = false;
+    for (const rec of batches.newestFirst(afterSeq)) {
       if (ds) {
         if (q.ds_name !== undefined && !(rec.metadata?.ds_name ?? '').includes(q.ds_name)) continue;
         if (q.input_file_ids && !q.input_file_ids.includes(rec.inputFileId)) continue;
@@ -117,9 +127,19 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: EmulatorContext):
       }
       const obj = await view(rec);
       if (ds && q.status && !q.status.includes(String(obj.status))) continue;
-      rows.push({ id: rec.id, seq: rec.seq, obj });
+      if (data.length === q.limit) {
+        hasMore = true;
+        break;
+      }
+      data.push(obj);
     }
-    return pageOf(rows, q.after, q.limit, (r) => r.obj, batches.get(q.after ?? ''));
+    return {
+      object: 'list',
+      data,
+      first_id: (data[0]?.id as string | undefined) ?? null,
+      last_id: (data[data.length - 1]?.id as string | undefined) ?? null,
+      has_more: hasMore,
+    };
   });
 
   app.post('/batches/:id/cancel', { config: { route: 'batches.cancel' } }, async (req) => {

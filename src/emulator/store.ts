@@ -79,6 +79,8 @@ export class FileStore {
 
 export class BatchStore {
   private readonly batches = new Map<string, BatchRec>();
+  /** In creation order, so seq ascending: a list page is a slice from the end, not a sort of every batch. */
+  private readonly order: BatchRec[] = [];
   private seq = 0;
 
   constructor(private readonly state?: StateDir) {}
@@ -90,6 +92,10 @@ export class BatchStore {
   add(rec: BatchRec): void {
     this.batches.set(rec.id, rec);
     this.seq = Math.max(this.seq, rec.seq + 1);
+    // Records come with nextSeq() in creation order; a record added out of order is put in its place.
+    let i = this.order.length;
+    while (i > 0 && this.order[i - 1].seq > rec.seq) i--;
+    this.order.splice(i, 0, rec);
   }
 
   /** Writes the record (with `patch` applied) to the state dir, if there is one; a no-op otherwise. */
@@ -103,7 +109,22 @@ export class BatchStore {
 
   /** Newest first. */
   list(): BatchRec[] {
-    return [...this.batches.values()].sort((a, b) => b.seq - a.seq);
+    return [...this.order].reverse();
+  }
+
+  /** Newest first, starting below `beforeSeq` when given: what a list page walks (10,000 batches stay cheap). */
+  *newestFirst(beforeSeq?: number): Generator<BatchRec> {
+    let hi = this.order.length;
+    if (beforeSeq !== undefined) {
+      // First index whose seq is >= beforeSeq.
+      let lo = 0;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.order[mid].seq < beforeSeq) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    for (let i = hi - 1; i >= 0; i--) yield this.order[i];
   }
 
   all(): IterableIterator<BatchRec> {

@@ -16,6 +16,7 @@ import { HISTOGRAM_BUCKETS, createMetrics, startSeriesAtZero } from './metrics';
 import { startInFlightGauge, type InFlightGauge } from './in-flight';
 import { meteredLedgerSink, querySighting } from './outcome-metrics';
 import { MeteredProviderRegistry } from './provider-calls';
+import { createProviderQueueWorkers } from './provider-queues';
 import { registerSearchAttributes } from './search-attributes';
 
 /** Built by `npm run build`; production starts skip bundling workflows at start-up. */
@@ -148,6 +149,14 @@ export async function startWorker(
     // In-flight activities are short provider calls: give them time to finish on shutdown.
     shutdownGraceTime: '20 seconds',
   });
+  const providerQueues = await createProviderQueueWorkers({
+    connection,
+    namespace,
+    taskQueue: config.taskQueue,
+    providers: config.providers,
+    activities,
+    maxConcurrentActivities: config.maxConcurrentActivities,
+  });
   logger.info(
     {
       address,
@@ -157,6 +166,7 @@ export async function startWorker(
       ledger: config.ledger.databaseUrl ? 'postgres' : config.ledger.sqlitePath,
       results: config.resultsDir,
       metrics: config.metricsPort ? `:${config.metricsPort}/metrics` : 'off',
+      providerQueues: Object.fromEntries(providerQueues.map((q) => [q.taskQueue, `${q.ratePerSecond}/s`])),
     },
     'worker ready',
   );
@@ -168,19 +178,35 @@ export async function startWorker(
         intervalMs: opts.inFlightRefreshMs,
       })
     : null;
-  const done = worker.run().finally(async () => {
-    await inFlight?.stop();
-    await ledger.close();
-    await connection.close();
-    logger.info('worker stopped');
-  });
+  // One stops, all stop: a worker whose provider queue died would leave its calls to the others silently.
+  const workers = [worker, ...providerQueues.map((q) => q.worker)];
+  const stopAll = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  const done = Promise.allSettled(
+    workers.map((w) =>
+      w.run().finally(() => {
+        stopAll();
+      }),
+    ),
+  )
+    .then((settled) => {
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })
+    .finally(async () => {
+      await inFlight?.stop();
+      await ledger.close();
+      await connection.close();
+      logger.info('worker stopped');
+    });
   return {
     worker,
     done,
     address,
     namespace,
     shutdown: async () => {
-      worker.shutdown();
+      stopAll();
       await done;
     },
   };

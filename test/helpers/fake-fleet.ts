@@ -5,7 +5,7 @@
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { createActivities } from '../../activities';
-import { ProviderRegistry } from '../../activities/providers';
+import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
 import type { SubmissionChunk } from '../../workflows/submission-types';
 import { FAKE_VALID_KEY, FakeProvider, type BatchPlan } from './fake-provider';
@@ -18,17 +18,54 @@ export class FakeFleet {
   readonly recorded: RecordOutcomeInput[] = [];
   /** createBatch calls, retries included. */
   creates = 0;
+  /** batches.list calls (fleet sweeps), and the batches their pages held. */
+  listCalls = 0;
+  /** Batches the provider's list leaves out (a provider whose list is partial): only retrieve finds them. */
+  readonly unlisted = new Set<string>();
+  /** The most a list page holds (OpenAI's 100; smaller makes a few batches span several pages). */
+  pageSize = 100;
   private readonly byTag = new Map<string, string>();
 
   /**
    * @param plans one per chunk of the submission (round 0)
    * @param clock server time in ms (the test environment's `currentTimeMs`)
+   * @param profile more fields of the `fake` profile (e.g. `fleetPolling: true`)
    */
   constructor(
     readonly name: string,
     readonly plans: FleetPlan[],
     private readonly clock: () => Promise<number>,
+    private readonly profile: Partial<ProviderProfile> = {},
   ) {}
+
+  /** A batch created elsewhere (to be tracked): its id. */
+  add(plan: FleetPlan): string {
+    const id = `${this.name}_${this.fakes.size}`;
+    this.fakes.set(id, new FakeProvider({ id, ...plan }, this.clock));
+    return id;
+  }
+
+  /** Retrieve calls over every batch. */
+  retrieves(): number {
+    return [...this.fakes.values()].reduce((n, f) => n + f.count('retrieve'), 0);
+  }
+
+  /** `GET /batches`: newest first, `limit` (at most 100) a page after the `after` cursor, like OpenAI's. */
+  private async list(query: { after?: string; limit?: number } = {}) {
+    this.listCalls += 1;
+    const ids = [...this.fakes.keys()].reverse().filter((id) => !this.unlisted.has(id));
+    const from = query.after === undefined ? 0 : ids.indexOf(query.after) + 1;
+    const page = ids.slice(from, from + Math.min(query.limit ?? 20, this.pageSize));
+    const now = await this.clock();
+    const data = page.map((id) => (this.fakes.get(id) as FakeProvider).stateAt(Math.floor(now / 1000)));
+    return {
+      object: 'list',
+      data,
+      first_id: page[0] ?? null,
+      last_id: page[page.length - 1] ?? null,
+      has_more: from + page.length < ids.length,
+    };
+  }
 
   get totalRequests(): number {
     return this.plans.reduce((n, p) => n + p.total, 0);
@@ -51,6 +88,7 @@ export class FakeFleet {
       batches: {
         retrieve: async (id: string) => fake(id).batches.retrieve(id),
         cancel: async (id: string) => fake(id).batches.cancel(id),
+        list: (query?: { after?: string; limit?: number }) => this.list(query),
       },
       files: {
         content: async (id: string) => {
@@ -61,7 +99,15 @@ export class FakeFleet {
     };
     const real = createActivities({
       providers: new ProviderRegistry(
-        [{ name: 'fake', baseURL: 'http://fake.invalid/v1', apiKeyEnv: 'FAKE_FLEET_KEY', kind: 'generic' }],
+        [
+          {
+            name: 'fake',
+            baseURL: 'http://fake.invalid/v1',
+            apiKeyEnv: 'FAKE_FLEET_KEY',
+            kind: 'generic',
+            ...this.profile,
+          },
+        ],
         { FAKE_FLEET_KEY: FAKE_VALID_KEY },
         () => client as unknown as OpenAI,
       ),

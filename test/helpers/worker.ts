@@ -9,7 +9,9 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SERVED_PROFILES, type ServingActivities } from '../../activities';
 import type { BatchActivities } from '../../workflows/activity-types';
+import { providerTaskQueue } from '../../workflows/fleet-types';
 import { workflowBundle } from './workflow-bundle';
 
 /**
@@ -91,5 +93,21 @@ export async function withWorker<T>(
     workflowBundle: options.worker?.workflowBundle ?? (await workflowBundle()),
     activities,
   });
-  return worker.runUntil(fn(taskQueue));
+  // Provider calls go to each profile's own queue (src/worker/provider-queues.ts): serve them, as the worker does.
+  const providerWorkers = await Promise.all(
+    ((activities as ServingActivities)[SERVED_PROFILES] ?? []).map((profile) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: providerTaskQueue(taskQueue, profile),
+        activities,
+      }),
+    ),
+  );
+  const running = providerWorkers.map((w) => w.run());
+  try {
+    return await worker.runUntil(fn(taskQueue));
+  } finally {
+    for (const w of providerWorkers) w.shutdown();
+    await Promise.all(running);
+  }
 }

@@ -141,3 +141,30 @@ test('tokenBudgets: per model (or "*"), a positive integer of tokens and optiona
       configError(() => loadProviderProfiles(providersEnv([{ ...base, tokenBudgets: bad }]))).message,
     ).toContain('tokenBudgets');
 });
+
+test('a profile sets its rate budget and fleet polling; a bad value is refused with the field named', () => {
+  const [, , custom] = loadProviderProfiles(
+    providersEnv([
+      {
+        name: 'my-llm',
+        baseURL: EMULATOR_URL,
+        apiKeyEnv: 'MY_LLM_KEY',
+        rateLimitPerSecond: 2.5,
+        fleetPolling: { maxIntervalSeconds: 300, maxPagesPerSweep: 50 },
+      },
+    ]),
+  );
+  expect(custom).toMatchObject({
+    rateLimitPerSecond: 2.5,
+    fleetPolling: { maxIntervalSeconds: 300, maxPagesPerSweep: 50 },
+  });
+  const bad = (field: Record<string, unknown>) =>
+    configError(() =>
+      loadProviderProfiles(
+        providersEnv([{ name: 'my-llm', baseURL: EMULATOR_URL, apiKeyEnv: 'MY_LLM_KEY', ...field }]),
+      ),
+    ).message;
+  expect(bad({ rateLimitPerSecond: 0 })).toContain('rateLimitPerSecond');
+  expect(bad({ fleetPolling: { everySecond: 1 } })).toContain('fleetPolling');
+  expect(bad({ fleetPolling: 'yes' })).toContain('fleetPolling');
+});

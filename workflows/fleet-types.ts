@@ -1,0 +1,165 @@
+// Fleet polling: one poller per provider profile lists the provider's batches (100 a call) and tells each batch
+// workflow what changed, instead of every batch retrieving itself. This file is the poller's contract: its ids,
+// signals, query and the activity interface it uses. Types only and message definitions: safe in the bundle.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { BatchSnapshot, BatchStatus } from './messages';
+
+export const FLEET_WORKFLOW_TYPE = 'fleetPoller';
+
+/**
+ * One poller per profile and task queue (`batchkeeper-fleet-openai` on the default queue): the fixed id is what
+ * keeps it single across any number of workers. The queue is part of it because the poller runs there: a
+ * deployment on another queue (or a test) gets its own, instead of one stuck on a queue nobody polls.
+ */
+export function fleetWorkflowId(workflowTaskQueue: string, provider: string): string {
+  return `${workflowTaskQueue}-fleet-${provider}`;
+}
+
+/**
+ * The task queue of a profile's provider calls, next to the workflows' queue: `batchkeeper-provider-openai` for
+ * the default queue. Its activities run under the profile's cluster-wide rate limit (see docs/scale.md).
+ */
+export function providerTaskQueue(workflowTaskQueue: string, provider: string): string {
+  return `${workflowTaskQueue}-provider-${provider}`;
+}
+
+/** What a batch workflow tells the poller once it has seen its batch (sent by the `registerWithFleet` activity). */
+export interface FleetRegistration {
+  batchId: string;
+  /** The batch workflow's id; `batch-<batchId>` when absent. */
+  workflowId?: string;
+  /** The batch's `created_at` (unix seconds), null when the provider does not give one: the sweep then walks on. */
+  createdAt: number | null;
+  status: BatchStatus;
+  /** Done requests (completed + failed) at registration. */
+  done: number;
+}
+
+/** One batch the poller watches. Compact on purpose: the set is carried through continue-as-new. */
+export interface FleetEntry {
+  batchId: string;
+  /** Absent when it is `batch-<batchId>` (every batchkeeper workflow today): saves ~40 bytes a batch. */
+  workflowId?: string;
+  createdAt: number | null;
+  /** The last status the batch workflow was told (or registered with). */
+  status: BatchStatus;
+  /** Done requests at that time. */
+  done: number;
+  /** Unix seconds of the last snapshot signalled to the batch workflow; 0 until the first (sent at once). */
+  signalledAt: number;
+}
+
+/** A provider batch as a sweep saw it, sent to its workflow: applied like a poll result, without a provider call. */
+export interface FleetObservation {
+  snapshot: BatchSnapshot;
+  /** Unix seconds (worker clock) of the list call that returned it. */
+  seenAt: number;
+  /** The list page it was found on (1 = newest): for status and diagnosis. */
+  page: number;
+  /** The poller's heartbeat (progressEverySeconds): silence much longer than this means it lost the batch. */
+  everySeconds?: number;
+}
+
+export interface FleetPolicy {
+  /** Shortest wait between two sweeps: when a batch is in a short phase or expected to finish. */
+  minIntervalSeconds: number;
+  /** Longest wait between two sweeps while batches are registered and nothing is expected soon. */
+  maxIntervalSeconds: number;
+  /**
+   * A batch whose status did not change is told its progress at most this often. It is also the fleet's
+   * heartbeat: a batch workflow that heard nothing for about twice this long polls on its own again.
+   */
+  progressEverySeconds: number;
+  /** List calls in one sweep at most (100 batches each). */
+  maxPagesPerSweep: number;
+}
+
+export const DEFAULT_FLEET_POLICY: FleetPolicy = {
+  minIntervalSeconds: 20,
+  maxIntervalSeconds: 120,
+  progressEverySeconds: 1800,
+  maxPagesPerSweep: 200,
+};
+
+export interface FleetPollerInput {
+  provider: string;
+  policy?: Partial<FleetPolicy>;
+  /** Set only by continue-as-new. */
+  carried?: FleetCarriedState;
+}
+
+export interface FleetCarriedState {
+  entries: FleetEntry[];
+  runs: number;
+  sweeps: number;
+  listCalls: number;
+  signals: number;
+}
+
+export interface SweepInput {
+  provider: string;
+  /** The poller to read the registered batches from (query: nothing of the set enters history). */
+  fleetWorkflowId: string;
+  progressEverySeconds: number;
+  maxPages: number;
+  /** Unix seconds, the poller's (workflow) time at scheduling: the sweep's clock, so throttling follows one clock. */
+  at?: number;
+}
+
+/** What a sweep did, small whatever the fleet's size: only the batches it signalled are listed. */
+export interface SweepResult {
+  /** Unix seconds at the start of the sweep. */
+  at: number;
+  pages: number;
+  /** Batches on those pages, registered or not. */
+  listed: number;
+  /** Registered batches in flight found on the pages. */
+  found: number;
+  /** Registered batches the walk did not reach or the provider did not list: they poll on their own. */
+  missing: number;
+  /** Why the walk stopped: past the oldest registered batch, the end of the list, or the page cap. */
+  stoppedBy: 'oldest' | 'end' | 'cap' | 'empty';
+  /** Signalled batches: [batchId, status, done]; the poller records them as told at `at`. */
+  signalled: [string, BatchStatus, number][];
+  /** Registered batches whose workflow is gone (closed or never there): the poller forgets them. */
+  gone: string[];
+  /** Seconds until the next expected change among the batches found (0: one is in a short phase), null: none. */
+  nextChangeSeconds: number | null;
+}
+
+export interface RegisterInput {
+  provider: string;
+  registration: FleetRegistration;
+}
+
+/** Activities of the fleet (implemented in activities/fleet.ts). */
+export interface FleetActivities {
+  /** Lists the pages covering the registered batches and signals their workflows; one activity per sweep. */
+  sweepFleet: (input: SweepInput) => Promise<SweepResult>;
+  /**
+   * Registers a batch with its profile's poller (signal-with-start: a workflow cannot start one itself).
+   * False when the profile has fleet polling off or is unknown to this worker: the batch polls on its own.
+   */
+  registerWithFleet: (input: RegisterInput) => Promise<boolean>;
+}
+
+export interface FleetStatusView {
+  provider: string;
+  registered: number;
+  byStatus: Partial<Record<BatchStatus, number>>;
+  run: number;
+  sweeps: number;
+  listCalls: number;
+  signals: number;
+  lastSweep: SweepResult | null;
+  nextSweepInSeconds: number | null;
+}
+
+export const fleetRegisterSignal = defineSignal<[FleetRegistration]>('fleetRegister');
+/** From a batch workflow that finished without the fleet telling it (its own poll saw the end): forget it. */
+export const fleetUnregisterSignal = defineSignal<[{ batchId: string }]>('fleetUnregister');
+/** To a batch workflow: its batch as the sweep saw it. */
+export const fleetSnapshotSignal = defineSignal<[FleetObservation]>('fleetSnapshot');
+/** The registered set, read by the sweep activity (a query costs no history). */
+export const fleetEntriesQuery = defineQuery<FleetEntry[]>('fleetEntries');
+export const fleetStatusQuery = defineQuery<FleetStatusView>('status');
