@@ -4,6 +4,7 @@ import { Context, activityInfo, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Batch } from 'openai/resources/batches';
 import {
+  DEFAULT_FLEET_POLICY,
   FLEET_WORKFLOW_TYPE,
   fleetEntriesQuery,
   fleetRegisterSignal,
@@ -16,8 +17,10 @@ import {
   type SweepInput,
   type SweepResult,
 } from '../workflows/fleet-types';
-import { batchWorkflowId, isTerminal, type BatchSnapshot, type BatchStatus } from '../workflows/messages';
+import { batchWorkflowId, type BatchSnapshot } from '../workflows/messages';
 import { withPush } from './batches';
+import { SweepMemory, type Cadence } from './fleet-memory';
+import { RegistrationCoalescer } from './fleet-registrations';
 import { classifyProviderError } from './errors';
 import { toSnapshot } from './normalize';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from './providers';
@@ -26,7 +29,6 @@ import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from './provider
 export const PAGE_SIZE = 100;
 /** Signals sent at once: enough to tell 10,000 batches in seconds, few enough not to flood the frontend. */
 const SIGNAL_CONCURRENCY = 16;
-const SHORT_PHASES: readonly BatchStatus[] = ['validating', 'finalizing', 'cancelling'];
 
 export interface ListedPage {
   batches: BatchSnapshot[];
@@ -80,17 +82,24 @@ export interface SweepDeps {
   now?: () => number;
   /** Waits between list calls (pacing); the activity's also heartbeats. */
   pause?: (ms: number) => Promise<void>;
+  /** This process's memory of the list (targeted sweeps); a fresh one makes the sweep a full walk. */
+  memory: SweepMemory;
 }
 
 /**
- * One sweep: pages newest first until every registered batch was found, or the page's oldest batch is older
- * than the oldest registered one, or the list ends, or the page cap. A batch found is signalled when its status
- * changed, or when it was last told `progressEverySeconds` ago (progress, and the fleet's heartbeat).
+ * One sweep. A full walk (no memory yet, or `fullSweepEverySeconds` since the last, or more batches due than
+ * pages in the list) lists pages newest first until every registered batch was found, or the page's oldest batch is
+ * older than the oldest registered one, or the list ends, or the page cap. Between full walks a targeted sweep
+ * fetches only the pages that start at batches due for a look (SweepMemory.nextLookAt), jumping there with the
+ * cursor `after=<the id listed just before it>`; batches newer than the last full walk are looked for from the top.
+ * A batch found is signalled when its status changed, or when its last report is old enough that the next full
+ * walk would be too late for the fleet's heartbeat (`progressEverySeconds`).
  */
 export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepResult> {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   const at = input.at ?? now();
-  const registered = new Map((await deps.entries()).map((e) => [e.batchId, e]));
+  const entries = await deps.entries();
+  const registered = new Map(entries.map((e) => [e.batchId, e]));
   const result: SweepResult = {
     at,
     pages: 0,
@@ -103,63 +112,69 @@ export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepRe
     nextChangeSeconds: null,
   };
   if (registered.size === 0) return result;
-  const createdTimes = [...registered.values()].map((e) => e.createdAt);
-  // Unknown creation times (a provider writing 0) cannot bound the walk: it then ends when all are found.
-  const oldest = createdTimes.includes(null) ? null : Math.min(...(createdTimes as number[]));
+  const memory = deps.memory;
+  const cadence: Cadence = {
+    minIntervalSeconds: input.minIntervalSeconds ?? DEFAULT_FLEET_POLICY.minIntervalSeconds,
+    fullSweepEverySeconds: input.fullSweepEverySeconds ?? DEFAULT_FLEET_POLICY.fullSweepEverySeconds,
+  };
+  // Reports due by the heartbeat: early enough that the next full walk is not too late for it.
+  const heartbeatAfter = Math.max(0, input.progressEverySeconds - cadence.fullSweepEverySeconds);
   const pacingMs = 1000 / pagesPerSecond(deps.registry, input.provider);
   const found = new Set<string>();
   const toSignal: { entry: FleetEntry; observation: FleetObservation }[] = [];
 
-  let after: string | null = null;
-  for (;;) {
+  const fetch = async (after: string | null): Promise<ListedPage> => {
     if (result.pages > 0 && deps.pause) await deps.pause(pacingMs);
     const page = await listBatchPage(deps.registry, input.provider, after);
     result.pages += 1;
     result.listed += page.batches.length;
-    let pageOldest: number | null = null;
     for (const snapshot of page.batches) {
-      const created = snapshot.timestamps.createdAt;
-      if (created !== null) pageOldest = pageOldest === null ? created : Math.min(pageOldest, created);
       const entry = registered.get(snapshot.id);
       if (!entry || found.has(snapshot.id)) continue;
       found.add(snapshot.id);
-      const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
-      const due = snapshot.status !== entry.status || at - entry.signalledAt >= input.progressEverySeconds;
-      if (due) {
-        const observation = {
-          snapshot,
-          seenAt: at,
-          page: result.pages,
-          everySeconds: input.progressEverySeconds,
-        };
-        toSignal.push({ entry, observation });
-      }
-      const change = secondsToChange(entry, snapshot, done, at);
-      if (change !== null) {
-        result.nextChangeSeconds =
-          result.nextChangeSeconds === null ? change : Math.min(result.nextChangeSeconds, change);
+      memory.see(snapshot, at, entry);
+      const heartbeatDue = at - entry.signalledAt >= heartbeatAfter;
+      if (snapshot.status !== entry.status || heartbeatDue) {
+        toSignal.push({
+          entry,
+          observation: { snapshot, seenAt: at, page: result.pages, everySeconds: input.progressEverySeconds },
+        });
       }
     }
-    if (found.size === registered.size) {
-      result.stoppedBy = 'oldest';
-      break;
+    return page;
+  };
+
+  const slack = cadence.minIntervalSeconds / 2;
+  const due = entries.filter((e) => memory.nextLookAt(e, cadence) <= at + slack);
+  const fullPages = Math.ceil(memory.listed / PAGE_SIZE);
+  const fullWalk =
+    memory.lastFullAt === null ||
+    at - memory.lastFullAt >= cadence.fullSweepEverySeconds ||
+    due.length >= Math.max(1, fullPages);
+  if (fullWalk) {
+    memory.beginFullWalk(new Set(registered.keys()));
+    await walkAll(input, registered, found, fetch, (id) => memory.listedInFullWalk(id), result);
+    memory.endFullWalk(at);
+    result.found = found.size;
+    result.missing = registered.size - found.size;
+  } else if (due.length === 0) {
+    result.stoppedBy = 'nothing-due';
+  } else {
+    try {
+      await walkTargeted(memory, due, found, fetch, input.maxPages);
+    } catch (err) {
+      // A cursor the provider no longer knows: the list order is relearned by a full walk next time.
+      memory.invalidate();
+      throw err;
     }
-    if (oldest !== null && pageOldest !== null && pageOldest < oldest) {
-      result.stoppedBy = 'oldest';
-      break;
-    }
-    if (!page.hasMore) {
-      result.stoppedBy = 'end';
-      break;
-    }
-    if (result.pages >= input.maxPages) {
-      result.stoppedBy = 'cap';
-      break;
-    }
-    after = page.lastId;
+    result.stoppedBy = 'targeted';
+    result.found = due.filter((e) => found.has(e.batchId)).length;
+    result.missing = due.length - result.found;
   }
-  result.found = found.size;
-  result.missing = registered.size - found.size;
+
+  let next = (memory.lastFullAt ?? at) + cadence.fullSweepEverySeconds;
+  for (const e of entries) next = Math.min(next, memory.nextLookAt(e, cadence));
+  result.nextChangeSeconds = Math.max(0, next - at);
 
   await forEachLimited(toSignal, SIGNAL_CONCURRENCY, async ({ entry, observation }) => {
     const { snapshot } = observation;
@@ -179,27 +194,74 @@ export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepRe
   return result;
 }
 
-/**
- * Seconds until this batch is expected to change: 0 in a short phase (validating, finalizing, cancelling), the
- * finish predicted from the progress since it was last told, or its expiry; null when nothing is expected.
- */
-function secondsToChange(
-  entry: FleetEntry,
-  snapshot: BatchSnapshot,
-  done: number,
-  at: number,
-): number | null {
-  if (isTerminal(snapshot.status) || SHORT_PHASES.includes(snapshot.status)) return 0;
-  if (snapshot.status !== 'in_progress') return null;
-  let best: number | null = null;
-  const elapsed = at - entry.signalledAt;
-  if (entry.status === 'in_progress' && entry.signalledAt > 0 && elapsed > 0 && done > entry.done) {
-    const rate = (done - entry.done) / elapsed;
-    best = Math.max(0, (snapshot.requestCounts.total - done) / rate);
+async function walkAll(
+  input: SweepInput,
+  registered: Map<string, FleetEntry>,
+  found: Set<string>,
+  fetch: (after: string | null) => Promise<ListedPage>,
+  listed: (id: string) => void,
+  result: SweepResult,
+): Promise<void> {
+  const createdTimes = [...registered.values()].map((e) => e.createdAt);
+  // Unknown creation times (a provider writing 0) cannot bound the walk: it then ends when all are found.
+  const oldest = createdTimes.includes(null) ? null : Math.min(...(createdTimes as number[]));
+  let after: string | null = null;
+  for (;;) {
+    const page = await fetch(after);
+    let pageOldest: number | null = null;
+    for (const snapshot of page.batches) {
+      listed(snapshot.id);
+      const created = snapshot.timestamps.createdAt;
+      if (created !== null) pageOldest = pageOldest === null ? created : Math.min(pageOldest, created);
+    }
+    if (found.size === registered.size) {
+      result.stoppedBy = 'oldest';
+      return;
+    }
+    if (oldest !== null && pageOldest !== null && pageOldest < oldest) {
+      result.stoppedBy = 'oldest';
+      return;
+    }
+    if (!page.hasMore) {
+      result.stoppedBy = 'end';
+      return;
+    }
+    if (result.pages >= input.maxPages) {
+      result.stoppedBy = 'cap';
+      return;
+    }
+    after = page.lastId;
   }
-  const expiresAt = snapshot.timestamps.expiresAt;
-  if (expiresAt !== null) best = best === null ? expiresAt - at : Math.min(best, expiresAt - at);
-  return best === null ? null : Math.max(0, best);
+}
+
+/**
+ * The pages holding the due batches, newest first: each starts at the first due batch not yet found. One listed
+ * after the last full walk (no place yet) is looked for from the top, down to its creation time.
+ */
+async function walkTargeted(
+  memory: SweepMemory,
+  due: FleetEntry[],
+  found: Set<string>,
+  fetch: (after: string | null) => Promise<ListedPage>,
+  maxPages: number,
+): Promise<void> {
+  const ordered = [...due].sort((a, b) => memory.placeOf(a.batchId) - memory.placeOf(b.batchId));
+  let pages = 0;
+  for (const target of ordered) {
+    if (found.has(target.batchId)) continue;
+    const start = memory.cursorFor(target.batchId);
+    const placed = start !== undefined;
+    let cursor: string | null = start ?? null;
+    while (!found.has(target.batchId) && pages < maxPages) {
+      const page = await fetch(cursor);
+      pages += 1;
+      if (found.has(target.batchId) || placed || !page.hasMore) break;
+      const oldestOnPage = Math.min(...page.batches.map((b) => b.timestamps.createdAt ?? Infinity));
+      if (target.createdAt !== null && oldestOnPage < target.createdAt) break;
+      cursor = page.lastId;
+    }
+    if (pages >= maxPages) return;
+  }
 }
 
 /**
@@ -221,6 +283,14 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
 
 /** The activities as registered on the worker: the Temporal client comes from the activity's context. */
 export function createFleetActivities(registry: ProviderRegistry) {
+  const registrations = new RegistrationCoalescer();
+  /** By poller: what this process learned of its provider's list (lost on restart: the next sweep walks all). */
+  const memories = new Map<string, SweepMemory>();
+  const memoryOf = (fleetWorkflowId: string) => {
+    let memory = memories.get(fleetWorkflowId);
+    if (!memory) memories.set(fleetWorkflowId, (memory = new SweepMemory()));
+    return memory;
+  };
   return {
     sweepFleet: async (input: SweepInput): Promise<SweepResult> => {
       const ctx = Context.current();
@@ -235,6 +305,7 @@ export function createFleetActivities(registry: ProviderRegistry) {
             ctx.heartbeat();
             await ctx.sleep(ms);
           },
+          memory: memoryOf(input.fleetWorkflowId),
         },
         input,
       );
@@ -252,13 +323,18 @@ export function createFleetActivities(registry: ProviderRegistry) {
     registerWithFleet: async ({ provider, registration }: RegisterInput): Promise<boolean> => {
       const policy = fleetPolicyOf(registry, provider);
       if (policy === null) return false;
-      await Context.current().client.workflow.signalWithStart(FLEET_WORKFLOW_TYPE, {
-        workflowId: fleetWorkflowId(activityInfo().taskQueue, provider),
-        // The poller runs with the workflows; its sweeps go to the profile's rate-limited queue.
-        taskQueue: activityInfo().taskQueue,
-        args: [{ provider, ...(Object.keys(policy).length > 0 ? { policy } : {}) }],
-        signal: fleetRegisterSignal,
-        signalArgs: [registration],
+      const { client } = Context.current();
+      const workflowId = fleetWorkflowId(activityInfo().taskQueue, provider);
+      // The poller runs with the workflows; its sweeps go to the profile's rate-limited queue.
+      const taskQueue = activityInfo().taskQueue;
+      await registrations.add(workflowId, registration, async (group) => {
+        await client.workflow.signalWithStart(FLEET_WORKFLOW_TYPE, {
+          workflowId,
+          taskQueue,
+          args: [{ provider, ...(Object.keys(policy).length > 0 ? { policy } : {}) }],
+          signal: fleetRegisterSignal,
+          signalArgs: [group],
+        });
       });
       return true;
     },

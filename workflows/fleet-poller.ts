@@ -96,24 +96,27 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
 
   setHandler(
     fleetRegisterSignal,
-    (registration) => {
-      const entry = toEntry(registration);
-      if (!entry) return;
-      const known = entries.get(entry.batchId);
-      if (known) {
-        // A batch workflow that continued as new or was restarted registers again: keep what it was told.
-        known.createdAt ??= entry.createdAt;
-        return;
+    (registrations) => {
+      for (const registration of Array.isArray(registrations) ? registrations : [registrations]) {
+        const entry = toEntry(registration);
+        if (!entry) continue;
+        const known = entries.get(entry.batchId);
+        if (known) {
+          // A batch workflow that continued as new or was restarted registers again: keep what it was told.
+          known.createdAt ??= entry.createdAt;
+          continue;
+        }
+        if (entries.size >= MAX_FLEET_ENTRIES) break;
+        entries.set(entry.batchId, entry);
+        if (SHORT_PHASES.includes(entry.status)) hurry = true;
       }
-      if (entries.size >= MAX_FLEET_ENTRIES) return;
-      entries.set(entry.batchId, entry);
-      if (SHORT_PHASES.includes(entry.status)) hurry = true;
       publish();
     },
     {
       description:
-        'A batch workflow asks to be tracked by this poller (sent by the registerWithFleet activity with ' +
-        'signal-with-start). Payload {batchId, workflowId?, createdAt, status, done}; repeats change nothing.',
+        'Batch workflows ask to be tracked by this poller (sent by registerWithFleet activities, coalesced per ' +
+        'worker, with signal-with-start). Payload [{batchId, workflowId?, createdAt, status, done}]; repeats ' +
+        'change nothing.',
     },
   );
   setHandler(
@@ -189,6 +192,8 @@ export async function fleetPoller(input: FleetPollerInput): Promise<void> {
             progressEverySeconds: policy.progressEverySeconds,
             maxPages: policy.maxPagesPerSweep,
             at: nowSeconds(),
+            minIntervalSeconds: policy.minIntervalSeconds,
+            fullSweepEverySeconds: policy.fullSweepEverySeconds,
           },
         ]),
       );
@@ -232,6 +237,16 @@ export function resolveFleetPolicy(overrides: Partial<FleetPolicy> | undefined):
       );
     }
     policy[key as keyof FleetPolicy] = value;
+  }
+  // A short heartbeat given alone pulls the full walk's default down with it, instead of being an error.
+  if (overrides?.fullSweepEverySeconds === undefined) {
+    policy.fullSweepEverySeconds = Math.min(policy.fullSweepEverySeconds, policy.progressEverySeconds);
+  }
+  if (policy.fullSweepEverySeconds > policy.progressEverySeconds) {
+    throw ApplicationFailure.nonRetryable(
+      'Invalid fleet policy: fullSweepEverySeconds must not exceed progressEverySeconds',
+      'InvalidInput',
+    );
   }
   if (policy.minIntervalSeconds > policy.maxIntervalSeconds) {
     throw ApplicationFailure.nonRetryable(

@@ -2,8 +2,6 @@
 // takes the poller's snapshots as poll results (no provider call), and while the fleet keeps reporting it polls on
 // its own only as a safety net. A terminal snapshot is not believed as such: one retrieve confirms it first.
 import {
-  ActivityFailure,
-  TimeoutFailure,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
@@ -36,11 +34,6 @@ export const PATCH_PROVIDER_TASK_QUEUE = 'provider-task-queue';
 const FIRST_SNAPSHOT_GRACE_SECONDS = 300;
 /** Beyond the fleet's own heartbeat (progressEverySeconds) before silence counts: a slow sweep or two. */
 const SILENCE_MARGIN_SECONDS = 600;
-/**
- * A call on the profile's queue that no worker takes within this long (no worker knows the profile, or none runs
- * the provider queues yet during a rolling deploy) is made on the workflow's own queue instead, as before.
- */
-const PROVIDER_QUEUE_SCHEDULE_TO_START = '10 minutes';
 
 const { registerWithFleet } = proxyActivities<BatchActivities>(CALL_OPTIONS);
 
@@ -194,8 +187,11 @@ export class FleetTracking {
 }
 
 /**
- * Provider calls of runs that took the patch, once the batch was seen, go to the profile's rate-limited queue; if
- * no worker takes them there within PROVIDER_QUEUE_SCHEDULE_TO_START, the call is made again on the workflow's own.
+ * Provider calls of runs that took the patch, once the batch was seen, go to the profile's rate-limited queue and
+ * wait there for a worker: every worker that runs this code polls the provider queue of each profile it knows, so
+ * a call waits only while no worker knowing the profile runs, which the workflow's own queue could not help with
+ * either. Never bypassing the queue is what keeps the budget a budget at 10,000 batches (a wait shows as a pending
+ * activity, and the tracker's calls, not its batch, pause).
  */
 export async function onProviderQueue<T>(
   provider: string,
@@ -206,22 +202,7 @@ export async function onProviderQueue<T>(
   // The first look stays on the workflow's own queue: a wrong profile or batch id then fails at once, as it always
   // did, instead of waiting for a provider queue no worker polls. One call a batch, outside the budget.
   if (!seenBefore || !patched(PATCH_PROVIDER_TASK_QUEUE)) return call(options);
-  try {
-    return await call({
-      ...options,
-      taskQueue: providerTaskQueue(workflowInfo().taskQueue, provider),
-      scheduleToStartTimeout: PROVIDER_QUEUE_SCHEDULE_TO_START,
-    });
-  } catch (err) {
-    if (
-      err instanceof ActivityFailure &&
-      err.cause instanceof TimeoutFailure &&
-      err.cause.timeoutType === 'SCHEDULE_TO_START'
-    ) {
-      return call(options);
-    }
-    throw err;
-  }
+  return call({ ...options, taskQueue: providerTaskQueue(workflowInfo().taskQueue, provider) });
 }
 
 /**

@@ -72,6 +72,12 @@ export interface FleetPolicy {
   progressEverySeconds: number;
   /** List calls in one sweep at most (100 batches each). */
   maxPagesPerSweep: number;
+  /**
+   * Every registered batch is on a full walk of the list at least this often; between full walks a sweep fetches
+   * only the pages of batches due for a look (in a short phase, near their predicted finish, or looked at long
+   * enough ago). A batch whose end nobody predicted is seen at most this late. At most progressEverySeconds.
+   */
+  fullSweepEverySeconds: number;
 }
 
 export const DEFAULT_FLEET_POLICY: FleetPolicy = {
@@ -79,6 +85,7 @@ export const DEFAULT_FLEET_POLICY: FleetPolicy = {
   maxIntervalSeconds: 120,
   progressEverySeconds: 1800,
   maxPagesPerSweep: 200,
+  fullSweepEverySeconds: 600,
 };
 
 export interface FleetPollerInput {
@@ -104,6 +111,9 @@ export interface SweepInput {
   maxPages: number;
   /** Unix seconds, the poller's (workflow) time at scheduling: the sweep's clock, so throttling follows one clock. */
   at?: number;
+  /** The poller's cadence (FleetPolicy); defaults when absent. */
+  minIntervalSeconds?: number;
+  fullSweepEverySeconds?: number;
 }
 
 /** What a sweep did, small whatever the fleet's size: only the batches it signalled are listed. */
@@ -117,8 +127,11 @@ export interface SweepResult {
   found: number;
   /** Registered batches the walk did not reach or the provider did not list: they poll on their own. */
   missing: number;
-  /** Why the walk stopped: past the oldest registered batch, the end of the list, or the page cap. */
-  stoppedBy: 'oldest' | 'end' | 'cap' | 'empty';
+  /**
+   * A full walk's end: past the oldest registered batch, the end of the list, or the page cap; `targeted`: only
+   * the pages of batches due for a look (found/missing count those); `nothing-due`: no call at all.
+   */
+  stoppedBy: 'oldest' | 'end' | 'cap' | 'empty' | 'targeted' | 'nothing-due';
   /** Signalled batches: [batchId, status, done]; the poller records them as told at `at`. */
   signalled: [string, BatchStatus, number][];
   /** Registered batches whose workflow is gone (closed or never there): the poller forgets them. */
@@ -155,7 +168,8 @@ export interface FleetStatusView {
   nextSweepInSeconds: number | null;
 }
 
-export const fleetRegisterSignal = defineSignal<[FleetRegistration]>('fleetRegister');
+/** Batches to track, many a signal (registrations are coalesced per worker process: activities/fleet-registrations.ts). */
+export const fleetRegisterSignal = defineSignal<[FleetRegistration[]]>('fleetRegister');
 /** From a batch workflow that finished without the fleet telling it (its own poll saw the end): forget it. */
 export const fleetUnregisterSignal = defineSignal<[{ batchId: string }]>('fleetUnregister');
 /** To a batch workflow: its batch as the sweep saw it. */

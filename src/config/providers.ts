@@ -37,6 +37,7 @@ const profileSchema = z.object({
           maxIntervalSeconds: z.number().positive().optional(),
           progressEverySeconds: z.number().positive().optional(),
           maxPagesPerSweep: z.number().int().positive().max(1000).optional(),
+          fullSweepEverySeconds: z.number().positive().optional(),
         })
         .strict(),
     ])
@@ -52,8 +53,23 @@ const profilesSchema = z.array(
     .refine((p) => p.trackUnknown !== true || p.webhookSecretEnv !== undefined, {
       message: 'needs webhookSecretEnv (only webhooks can report batches nobody tracks)',
       path: ['trackUnknown'],
+    })
+    // The poller would refuse them at its start; said here, at the worker's start, naming the field.
+    .refine((p) => fleetIntervalsInOrder(p.fleetPolling), {
+      message:
+        'minIntervalSeconds must not exceed maxIntervalSeconds, nor fullSweepEverySeconds progressEverySeconds',
+      path: ['fleetPolling'],
     }),
 );
+
+function fleetIntervalsInOrder(f: z.infer<typeof profileSchema>['fleetPolling']): boolean {
+  if (typeof f !== 'object') return true;
+  const inOrder = (a: number | undefined, b: number | undefined) => a === undefined || b === undefined || a <= b;
+  return (
+    inOrder(f.minIntervalSeconds, f.maxIntervalSeconds) &&
+    inOrder(f.fullSweepEverySeconds, f.progressEverySeconds)
+  );
+}
 
 export class ConfigError extends Error {}
 

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type OpenAI from 'openai';
 import { ProviderRegistry } from '../../activities/providers';
 import { sweep, type SweepDeps } from '../../activities/fleet';
+import { SweepMemory } from '../../activities/fleet-memory';
 import type { FleetEntry, FleetObservation, SweepInput } from '../../workflows/fleet-types';
 
 const NOW = 1_800_000_000;
@@ -37,7 +38,10 @@ function provider(all: RawBatch[], size = 100, options: { hasMore?: boolean } = 
     batches: {
       list: async (q: { after?: string; limit?: number }) => {
         calls.push(q.after);
-        const from = q.after === undefined ? 0 : all.findIndex((b) => b.id === q.after) + 1;
+        const at = q.after === undefined ? -1 : all.findIndex((b) => b.id === q.after);
+        // Like OpenAI's 400 for a cursor it does not know.
+        if (q.after !== undefined && at === -1) throw new Error(`Invalid 'after': no object with id '${q.after}'`);
+        const from = at + 1;
         const data = all.slice(from, from + Math.min(size, q.limit ?? 20));
         return options.hasMore === false
           ? { data }
@@ -72,11 +76,17 @@ const input: SweepInput = {
   at: NOW,
 };
 
-function deps(registry: ProviderRegistry, entries: FleetEntry[], gone = new Set<string>()) {
+function deps(
+  registry: ProviderRegistry,
+  entries: FleetEntry[],
+  gone = new Set<string>(),
+  memory = new SweepMemory(),
+) {
   const signals: { workflowId: string; observation: FleetObservation }[] = [];
   const d: SweepDeps = {
     registry,
     entries: async () => entries,
+    memory,
     signal: async (workflowId, observation) => {
       if (gone.has(workflowId)) throw new WorkflowNotFoundError('gone', workflowId, undefined);
       signals.push({ workflowId, observation });
@@ -98,8 +108,8 @@ test('walks pages until every registered batch is found, signals status changes 
   expect(signals.map((s) => s.workflowId)).toEqual(['batch-b120']);
   expect(result.signalled).toEqual([['b120', 'finalizing', 10]]);
   expect(signals[0].observation).toMatchObject({ seenAt: NOW, page: 2, everySeconds: 1800 });
-  // A batch in a short phase asks for the next sweep soon.
-  expect(result.nextChangeSeconds).toBe(0);
+  // A batch in a short phase asks for the next sweep at the poller's shortest interval (20 s by default).
+  expect(result.nextChangeSeconds).toBe(20);
 });
 
 test('a batch not told for progressEverySeconds is told again (progress and heartbeat); a custom workflow id is used', async () => {
@@ -146,4 +156,82 @@ test('nothing registered: no list call at all', async () => {
   const { d } = deps(registry, []);
   expect(await sweep(d, input)).toMatchObject({ pages: 0, stoppedBy: 'empty' });
   expect(calls).toEqual([]);
+});
+
+describe('between full walks (a warm memory)', () => {
+  // 300 batches on 3 pages; b150 has done 80 of its 100 requests in the 10 min since its workflow was last told.
+  function world() {
+    const all = Array.from({ length: 300 }, (_, i) =>
+      batch(i, 'in_progress', i === 150 ? { request_counts: { total: 100, completed: 90, failed: 0 } } : {}),
+    );
+    const { registry, calls } = provider(all);
+    const entries = [10, 150, 250].map((i) => entry(i, { signalledAt: NOW - 600 }));
+    const memory = new SweepMemory();
+    const { d, signals } = deps(registry, entries, new Set(), memory);
+    return { all, calls, entries, memory, d, signals };
+  }
+
+  test('a sweep fetches only the page starting at a batch due (its predicted finish), by the cursor before it', async () => {
+    const { all, calls, memory, d, signals } = world();
+    // Cold: a full walk, which learns the list's order and the batches' progress.
+    const first = await sweep(d, input);
+    expect(first).toMatchObject({ pages: 3, stoppedBy: 'oldest', found: 3 });
+    // 10 requests left at 80 per 600 s: 75 s, plus a 5 s margin.
+    expect(first.nextChangeSeconds).toBe(80);
+    calls.length = 0;
+
+    all[150] = batch(150, 'finalizing', { request_counts: { total: 100, completed: 100, failed: 0 } });
+    const second = await sweep(d, { ...input, at: NOW + 80 });
+    expect(calls).toEqual(['b149']);
+    expect(second).toMatchObject({ pages: 1, stoppedBy: 'targeted', found: 1, missing: 0 });
+    expect(second.signalled).toEqual([['b150', 'finalizing', 100]]);
+    expect(signals.map((s) => s.workflowId)).toEqual(['batch-b150']);
+    // In a short phase: looked at again at the shortest interval; the others not before 300 s (half their 600 s).
+    expect(second.nextChangeSeconds).toBe(20);
+    calls.length = 0;
+
+    expect(await sweep(d, { ...input, at: NOW + 85 })).toMatchObject({ pages: 0, stoppedBy: 'nothing-due' });
+    expect(calls).toEqual([]);
+
+    await sweep(d, { ...input, at: NOW + 100 });
+    expect(calls).toEqual(['b149']);
+    calls.length = 0;
+
+    // fullSweepEverySeconds (600 by default) after the last full walk: every page again.
+    expect(await sweep(d, { ...input, at: NOW + 600 })).toMatchObject({ pages: 3, stoppedBy: 'oldest' });
+    expect(memory.lastFullAt).toBe(NOW + 600);
+  });
+
+  test('a batch created after the last full walk is looked for from the top of the list', async () => {
+    const { all, calls, entries, d } = world();
+    await sweep(d, input);
+    calls.length = 0;
+    all.unshift(batch(-1, 'validating', { id: 'bnew', created_at: NOW + 10 }));
+    entries.push(entry(-1, { batchId: 'bnew', createdAt: NOW + 10, status: 'validating', signalledAt: 0 }));
+    const result = await sweep(d, { ...input, at: NOW + 20 });
+    expect(calls).toEqual([undefined]);
+    expect(result).toMatchObject({ stoppedBy: 'targeted', found: 1, missing: 0 });
+    // Never told: told at once (the fleet's hello), though its status is the one it registered with.
+    expect(result.signalled).toEqual([['bnew', 'validating', 10]]);
+  });
+
+  test('a cursor the provider refuses fails the sweep and makes the next one a full walk', async () => {
+    const { all, calls, memory, d } = world();
+    await sweep(d, input);
+    // The batch listed before b150 is gone from the provider's list.
+    all.splice(149, 1);
+    calls.length = 0;
+    await expect(sweep(d, { ...input, at: NOW + 80 })).rejects.toThrow(/Invalid 'after'/);
+    expect(memory.lastFullAt).toBeNull();
+    expect(await sweep(d, { ...input, at: NOW + 90 })).toMatchObject({ stoppedBy: 'oldest', found: 3 });
+    expect(calls[calls.length - 3]).toBeUndefined();
+  });
+
+  test('a policy that asks for more pages of due batches than the list has walks it all instead', async () => {
+    const { memory, d } = world();
+    await sweep(d, input);
+    // 300 s later every batch is due (half of the 600 s they spent in progress): 3 targets, 3 pages listed.
+    expect(await sweep(d, { ...input, at: NOW + 300 })).toMatchObject({ pages: 3, stoppedBy: 'oldest' });
+    expect(memory.lastFullAt).toBe(NOW + 300);
+  });
 });

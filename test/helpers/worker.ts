@@ -6,6 +6,7 @@ import {
   makeTelemetryFilterString,
   type LogEntry,
   type LogLevel,
+  type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -93,21 +94,33 @@ export async function withWorker<T>(
     workflowBundle: options.worker?.workflowBundle ?? (await workflowBundle()),
     activities,
   });
-  // Provider calls go to each profile's own queue (src/worker/provider-queues.ts): serve them, as the worker does.
-  const providerWorkers = await Promise.all(
-    ((activities as ServingActivities)[SERVED_PROFILES] ?? []).map((profile) =>
-      Worker.create({
-        connection: env.nativeConnection,
-        taskQueue: providerTaskQueue(taskQueue, profile),
-        activities,
-      }),
-    ),
-  );
-  const running = providerWorkers.map((w) => w.run());
+  const providers = await serveProviderQueues(env.nativeConnection, taskQueue, activities);
   try {
     return await worker.runUntil(fn(taskQueue));
   } finally {
-    for (const w of providerWorkers) w.shutdown();
-    await Promise.all(running);
+    await providers.stop();
   }
+}
+
+/**
+ * Provider calls after a batch's first look go to each profile's own queue (src/worker/provider-queues.ts): a test
+ * worker serves them as the real worker does, or they wait there for a worker forever.
+ */
+export async function serveProviderQueues(
+  connection: NativeConnection,
+  taskQueue: string,
+  activities: object,
+): Promise<{ stop: () => Promise<void> }> {
+  const workers = await Promise.all(
+    ((activities as ServingActivities)[SERVED_PROFILES] ?? []).map((profile) =>
+      Worker.create({ connection, taskQueue: providerTaskQueue(taskQueue, profile), activities }),
+    ),
+  );
+  const running = workers.map((w) => w.run());
+  return {
+    stop: async () => {
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+    },
+  };
 }

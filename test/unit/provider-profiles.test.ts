@@ -167,4 +167,10 @@ test('a profile sets its rate budget and fleet polling; a bad value is refused w
   expect(bad({ rateLimitPerSecond: 0 })).toContain('rateLimitPerSecond');
   expect(bad({ fleetPolling: { everySecond: 1 } })).toContain('fleetPolling');
   expect(bad({ fleetPolling: 'yes' })).toContain('fleetPolling');
+  expect(bad({ fleetPolling: { minIntervalSeconds: 60, maxIntervalSeconds: 30 } })).toMatch(
+    /fleetPolling.*minIntervalSeconds must not exceed maxIntervalSeconds/,
+  );
+  expect(bad({ fleetPolling: { fullSweepEverySeconds: 900, progressEverySeconds: 600 } })).toContain(
+    'fullSweepEverySeconds',
+  );
 });

@@ -26,7 +26,7 @@ import { batchWorkflowId, cancelSignal } from '../../workflows/messages';
 import { runCli } from '../cli/run-cli';
 import { client, createChatBatch } from '../emulator/helpers';
 import { testServerPath } from '../helpers/temporal-env';
-import { uniqueTaskQueue } from '../helpers/worker';
+import { serveProviderQueues, uniqueTaskQueue } from '../helpers/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
 
 /** Every key carries this marker, so a fragment of one is found too (masked forms are searched for separately). */
@@ -167,6 +167,7 @@ test('no key, whole, masked or encoded, in anything a run produces, 401s that qu
     workflowBundle: await workflowBundle(),
     activities,
   });
+  const providerQueues = await serveProviderQueues(env.nativeConnection, taskQueue, activities);
   const cli: string[] = [];
   const clientErrors: string[] = [];
   const described: string[] = [];
@@ -231,6 +232,7 @@ test('no key, whole, masked or encoded, in anything a run produces, 401s that qu
     }
     return submit;
   });
+  await providerQueues.stop();
   await cliRun(['billing', '--ledger', ledgerPath, '--json']);
 
   const histories = await Promise.all(handles.map((h) => h.fetchHistory()));

@@ -1,0 +1,120 @@
+// What a worker process remembers of a provider's batch list between sweeps, so that most sweeps fetch only the
+// pages holding batches about to change (cursor `after=<the id listed just before it>`) instead of every page.
+// It is an optimization only: a cold memory (a restart, a sweep landing on another worker) means a full walk, which
+// rebuilds it; correctness never depends on it (every registered batch is on a full walk at least every
+// `fullSweepEverySeconds`, and a batch workflow the fleet falls silent on polls on its own).
+import type { FleetEntry } from '../workflows/fleet-types';
+import { isTerminal, type BatchSnapshot, type BatchStatus } from '../workflows/messages';
+
+const SHORT_PHASES: readonly BatchStatus[] = ['validating', 'finalizing', 'cancelling'];
+/** Look a little after the predicted finish, so the provider has flipped the status when we do. */
+const AIM_MARGIN_SECONDS = 5;
+
+/** The last sighting of a registered batch (worker clock). */
+export interface Sighting {
+  status: BatchStatus;
+  /** First sighting in this status, and the done requests then: the progress rate's base. */
+  since: number;
+  doneSince: number;
+  at: number;
+  done: number;
+  total: number;
+}
+
+export interface Cadence {
+  /** The poller's shortest interval: batches in short phases are looked at this often. */
+  minIntervalSeconds: number;
+  /** Every registered batch is on a full walk at least this often. */
+  fullSweepEverySeconds: number;
+}
+
+export class SweepMemory {
+  /** Worker time of the last full walk; null: none yet (cold), the next sweep walks every page. */
+  lastFullAt: number | null = null;
+  /** Position of each id in the provider's list (newest first) at the last full walk, and the ids by position. */
+  private position = new Map<string, number>();
+  private ids: string[] = [];
+  private readonly sightings = new Map<string, Sighting>();
+
+  /** Starts a full walk: the list order is learned anew, batches no longer registered are forgotten. */
+  beginFullWalk(registered: ReadonlySet<string>): void {
+    this.position = new Map();
+    this.ids = [];
+    for (const id of this.sightings.keys()) if (!registered.has(id)) this.sightings.delete(id);
+  }
+
+  listedInFullWalk(id: string): void {
+    if (this.position.has(id)) return;
+    this.position.set(id, this.ids.length);
+    this.ids.push(id);
+  }
+
+  endFullWalk(at: number): void {
+    this.lastFullAt = at;
+  }
+
+  /** Forget the list order (a cursor the provider refused): the next sweep walks every page. */
+  invalidate(): void {
+    this.lastFullAt = null;
+  }
+
+  /** The cursor that makes a page start at this batch; undefined when its place is unknown (newer than the walk). */
+  cursorFor(batchId: string): string | null | undefined {
+    const pos = this.position.get(batchId);
+    if (pos === undefined) return undefined;
+    return pos === 0 ? null : this.ids[pos - 1];
+  }
+
+  placeOf(batchId: string): number {
+    return this.position.get(batchId) ?? -1;
+  }
+
+  /** Number of ids the last full walk listed (its pages = this / 100, rounded up). */
+  get listed(): number {
+    return this.ids.length;
+  }
+
+  /**
+   * Records a sighting. A batch first seen here in the status its workflow was last told (`told`) has been in it
+   * since then at least: its backoff and progress rate start there, not at this sighting.
+   */
+  see(snapshot: BatchSnapshot, at: number, told?: FleetEntry): void {
+    const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
+    const prev = this.sightings.get(snapshot.id);
+    if (!prev || prev.status !== snapshot.status || done < prev.done) {
+      const known = !prev && told && told.status === snapshot.status && told.signalledAt > 0 && told.done <= done;
+      this.sightings.set(snapshot.id, {
+        status: snapshot.status,
+        since: known ? Math.min(at, told.signalledAt) : at,
+        doneSince: known ? told.done : done,
+        at,
+        done,
+        total: snapshot.requestCounts.total,
+      });
+      return;
+    }
+    prev.at = at;
+    prev.done = done;
+    prev.total = snapshot.requestCounts.total;
+  }
+
+  /**
+   * When this batch is next worth a look (worker clock): now if never seen; every sweep in a short phase; at the
+   * finish its progress rate predicts; otherwise after half the time it has spent in its status (like per-batch
+   * polling's backoff), between the poller's shortest interval and the full walk's.
+   */
+  nextLookAt(entry: FleetEntry, cadence: Cadence): number {
+    const s = this.sightings.get(entry.batchId);
+    if (!s) return 0;
+    if (isTerminal(s.status)) return 0;
+    const { minIntervalSeconds: min, fullSweepEverySeconds: full } = cadence;
+    if (SHORT_PHASES.includes(s.status)) return s.at + min;
+    let next = s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
+    if (s.status === 'in_progress' && s.done > s.doneSince && s.at > s.since) {
+      const rate = (s.done - s.doneSince) / (s.at - s.since);
+      const finish = s.at + Math.max(0, s.total - s.done) / rate + AIM_MARGIN_SECONDS;
+      next = Math.min(next, Math.max(finish, s.at + min));
+    }
+    return next;
+  }
+}
