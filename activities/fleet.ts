@@ -82,6 +82,8 @@ export interface SweepDeps {
   now?: () => number;
   /** Waits between list calls (pacing); the activity's also heartbeats. */
   pause?: (ms: number) => Promise<void>;
+  /** Called after each signal: the activity heartbeats (telling 10,000 batches takes longer than its timeout). */
+  heartbeat?: () => void;
   /** This process's memory of the list (targeted sweeps); a fresh one makes the sweep a full walk. */
   memory: SweepMemory;
 }
@@ -180,6 +182,7 @@ export async function sweep(deps: SweepDeps, input: SweepInput): Promise<SweepRe
     const { snapshot } = observation;
     try {
       await deps.signal(entry.workflowId ?? batchWorkflowId(entry.batchId), observation);
+      deps.heartbeat?.();
       result.signalled.push([
         snapshot.id,
         snapshot.status,
@@ -305,6 +308,8 @@ export function createFleetActivities(registry: ProviderRegistry) {
             ctx.heartbeat();
             await ctx.sleep(ms);
           },
+          // The SDK sends at most one heartbeat per throttle interval, however often this is called.
+          heartbeat: () => ctx.heartbeat(),
           memory: memoryOf(input.fleetWorkflowId),
         },
         input,

@@ -100,7 +100,11 @@ test('walks pages until every registered batch is found, signals status changes 
   const { registry, calls } = provider(all);
   const entries = [entry(5), entry(120), entry(130, { workflowId: 'custom-wf' })];
   const { d, signals } = deps(registry, entries);
+  let heartbeats = 0;
+  d.heartbeat = () => void (heartbeats += 1);
   const result = await sweep(d, input);
+  // A heartbeat a signal: telling thousands of batches outlasts the activity's heartbeat timeout otherwise.
+  expect(heartbeats).toBe(signals.length);
   // b130 is on the second page: two list calls, not three.
   expect(calls).toEqual([undefined, 'b99']);
   expect(result).toMatchObject({ pages: 2, listed: 200, found: 3, missing: 0, stoppedBy: 'oldest' });
