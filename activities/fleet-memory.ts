@@ -100,8 +100,8 @@ export class SweepMemory {
 
   /**
    * When this batch is next worth a look (worker clock): now if never seen; every sweep in a short phase; at the
-   * finish its progress rate predicts; otherwise after half the time it has spent in its status (like per-batch
-   * polling's backoff), between the poller's shortest interval and the full walk's.
+   * finish its progress rate predicts, once it progresses; otherwise after half the time it has spent in its
+   * status (like per-batch polling's backoff), between the poller's shortest interval and the full walk's.
    */
   nextLookAt(entry: FleetEntry, cadence: Cadence): number {
     const s = this.sightings.get(entry.batchId);
@@ -109,12 +109,12 @@ export class SweepMemory {
     if (isTerminal(s.status)) return 0;
     const { minIntervalSeconds: min, fullSweepEverySeconds: full } = cadence;
     if (SHORT_PHASES.includes(s.status)) return s.at + min;
-    let next = s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
     if (s.status === 'in_progress' && s.done > s.doneSince && s.at > s.since) {
+      // Progressing: looked at when it should finish (the full walks cover an end nobody predicted).
       const rate = (s.done - s.doneSince) / (s.at - s.since);
       const finish = s.at + Math.max(0, s.total - s.done) / rate + AIM_MARGIN_SECONDS;
-      next = Math.min(next, Math.max(finish, s.at + min));
+      return Math.min(s.at + full, Math.max(finish, s.at + min));
     }
-    return next;
+    return s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
   }
 }

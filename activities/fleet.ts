@@ -347,9 +347,8 @@ export function createFleetActivities(registry: ProviderRegistry) {
 }
 
 /**
- * The profile's fleet settings, or null when fleet polling is off for it (or it is unknown here). Opt-in per
- * profile: its first benchmark (docs/scale.md) saw later terminal sightings than per-batch polling and refused
- * registrations at 10,000 batches, so it is not the default until it beats per-batch polling where it counts.
+ * The profile's fleet settings, or null when fleet polling is off for it (or it is unknown here). On by default
+ * for the kinds whose list is known (openai, dashscope); a `generic` provider may not list at all: opt in.
  */
 export function fleetPolicyOf(registry: ProviderRegistry, provider: string): Partial<FleetPolicy> | null {
   let profile;
@@ -358,7 +357,7 @@ export function fleetPolicyOf(registry: ProviderRegistry, provider: string): Par
   } catch {
     return null;
   }
-  const setting = profile.fleetPolling ?? false;
+  const setting = profile.fleetPolling ?? profile.kind !== 'generic';
   if (setting === false) return null;
   return typeof setting === 'object' ? { ...setting } : {};
 }

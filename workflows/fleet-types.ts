@@ -85,7 +85,7 @@ export const DEFAULT_FLEET_POLICY: FleetPolicy = {
   maxIntervalSeconds: 120,
   progressEverySeconds: 1800,
   maxPagesPerSweep: 200,
-  fullSweepEverySeconds: 600,
+  fullSweepEverySeconds: 900,
 };
 
 export interface FleetPollerInput {

@@ -201,9 +201,9 @@ describe('between full walks (a warm memory)', () => {
     expect(calls).toEqual(['b149']);
     calls.length = 0;
 
-    // fullSweepEverySeconds (600 by default) after the last full walk: every page again.
-    expect(await sweep(d, { ...input, at: NOW + 600 })).toMatchObject({ pages: 3, stoppedBy: 'oldest' });
-    expect(memory.lastFullAt).toBe(NOW + 600);
+    // fullSweepEverySeconds (900 by default) after the last full walk: every page again.
+    expect(await sweep(d, { ...input, at: NOW + 900 })).toMatchObject({ pages: 3, stoppedBy: 'oldest' });
+    expect(memory.lastFullAt).toBe(NOW + 900);
   });
 
   test('a batch created after the last full walk is looked for from the top of the list', async () => {
