@@ -2,13 +2,15 @@
 # Starts a throwaway PostgreSQL server for the ledger tests, listening on 127.0.0.1 only, trust auth.
 # Usage: eval "$(scripts/start-postgres.sh)"   (stdout carries only the export line; logs go to stderr)
 # Env: BK_PG_PORT (default 54329), BK_PG_DATA (default /tmp/batchkeeper-pg-$BK_PG_PORT),
-#      BK_PG_OS_USER (default postgres: initdb and postgres refuse to run as root).
+#      BK_PG_OS_USER (default postgres: initdb and postgres refuse to run as root),
+#      BK_PG_MAX_CONNECTIONS (default 50; applied when the server is made afresh).
 # Idempotent: a server already answering on the port is reused; otherwise $BK_PG_DATA is made afresh.
 set -euo pipefail
 
 PORT="${BK_PG_PORT:-54329}"
 DATA="${BK_PG_DATA:-/tmp/batchkeeper-pg-$PORT}"
 OS_USER="${BK_PG_OS_USER:-postgres}"
+MAX_CONNECTIONS="${BK_PG_MAX_CONNECTIONS:-50}"
 DB=batchkeeper_test
 URL="postgres://postgres@127.0.0.1:$PORT/$DB"
 
@@ -80,7 +82,7 @@ unix_socket_directories = '$DATA'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 50
+max_connections = $MAX_CONNECTIONS
 EOF
   log "starting postgres on 127.0.0.1:$PORT (log: $DATA/server.log)"
   as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >&2 || {
