@@ -13,10 +13,14 @@
  * - workflow task schedule-to-start latency (the worker's Prometheus histogram), p50/p99;
  * - batches finished within the time box.
  *
+ * BENCH_SCALE_TEMPORAL_ADDRESS runs it against a Temporal server already up instead of a fresh dev server (e.g. the
+ * PostgreSQL-backed one of scripts/start-temporal-postgres.sh), BENCH_SCALE_TEMPORAL_PIDS (comma-separated) naming
+ * its processes for the CPU column (their descendants, PostgreSQL's backends, included).
+ *
  * Emulated batches: validating 120 s, 10 requests of BENCH_SCALE_REQUEST_SECONDS (1440) each, finalizing 120 s: a
  * 4 h batch, at BENCH_SCALE_SPEED (60) about 4.1 min of wall time. Every process is stopped at the end.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFile } from 'openai';
 import { BatchkeeperClient, connectClient, type ConnectedClient } from '../src/client';
@@ -42,6 +46,10 @@ const SPEED = Number(process.env.BENCH_SCALE_SPEED ?? 60);
 const REQUEST_SECONDS = Number(process.env.BENCH_SCALE_REQUEST_SECONDS ?? 1440);
 const RATE = Number(process.env.BENCH_SCALE_RATE ?? 500);
 const SAMPLE_MS = 2000;
+/** A Temporal server already running (e.g. scripts/start-temporal-postgres.sh) instead of a fresh dev server. */
+const EXTERNAL_ADDRESS = process.env.BENCH_SCALE_TEMPORAL_ADDRESS;
+/** Its processes, for the CPU column (each with its children: PostgreSQL's backends). */
+const EXTERNAL_PIDS = (process.env.BENCH_SCALE_TEMPORAL_PIDS ?? '').split(',').filter(Boolean).map(Number);
 const CLOCK_TICKS = 100;
 
 type Strategy = 'per-batch' | 'fleet';
@@ -55,6 +63,29 @@ function procKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds of these processes and all their descendants. */
+function treeCpuSeconds(roots: number[]): number {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
+      if (roots.includes(p)) return true;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const pid of parent.keys()) if (inTree(pid)) total += cpuSeconds(pid) || 0;
+  return total;
 }
 
 function cpuSeconds(pid: number): number {
@@ -153,7 +184,7 @@ async function createBatches(emulator: EmulatorHandle, n: number, tag: string): 
 }
 
 async function runOne(
-  devServer: DevServer,
+  temporal: { address: string; pids: number[] },
   conn: ConnectedClient,
   emulator: EmulatorHandle,
   n: number,
@@ -163,7 +194,7 @@ async function runOne(
   const taskQueue = `bench-scale-${strategy}-${n}-${process.pid}`;
   const metricsPort = await freePort();
   const env = workerEnv({
-    address: devServer.address,
+    address: temporal.address,
     taskQueue,
     emulatorUrl: emulator.url,
     emulatorKey: emulator.apiKey,
@@ -188,7 +219,7 @@ async function runOne(
     const start = Date.now();
     const cpu0 = {
       worker: cpuSeconds(worker.pid),
-      temporal: cpuSeconds(devServer.child.pid ?? 0),
+      temporal: treeCpuSeconds(temporal.pids),
       bench: process.cpuUsage(),
     };
     const rss: number[] = [];
@@ -221,7 +252,7 @@ async function runOne(
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {
       worker: ((cpuSeconds(worker.pid) - cpu0.worker) / wallS) * 100,
-      temporal: ((cpuSeconds(devServer.child.pid ?? 0) - cpu0.temporal) / wallS) * 100,
+      temporal: ((treeCpuSeconds(temporal.pids) - cpu0.temporal) / wallS) * 100,
       bench: ((benchCpu.user + benchCpu.system) / 1e6 / wallS) * 100,
     };
     const calls = emulator.calls();
@@ -330,23 +361,28 @@ async function main(): Promise<void> {
   let conn: ConnectedClient | null = null;
   const results: RunResult[] = [];
   try {
-    devServer = await startDevServer({
-      cliPath,
-      dataDir: join(dir, 'temporal'),
-      port: await freePort(),
-      uiPort: await freePort(),
-      logFile: join(dir, 'temporal.log'),
-    });
+    if (!EXTERNAL_ADDRESS) {
+      devServer = await startDevServer({
+        cliPath,
+        dataDir: join(dir, 'temporal'),
+        port: await freePort(),
+        uiPort: await freePort(),
+        logFile: join(dir, 'temporal.log'),
+      });
+    }
+    const temporal = EXTERNAL_ADDRESS
+      ? { address: EXTERNAL_ADDRESS, pids: EXTERNAL_PIDS }
+      : { address: (devServer as DevServer).address, pids: [(devServer as DevServer).child.pid ?? 0] };
     emulator = await startEmulator({
       speed: SPEED,
       validatingSeconds: 120,
       requestSeconds: REQUEST_SECONDS,
       finalizingSeconds: 120,
     });
-    conn = await connectClient({ address: devServer.address, env: {} });
+    conn = await connectClient({ address: temporal.address, env: {} });
     for (const n of COUNTS) {
       for (const strategy of STRATEGIES) {
-        const r = await runOne(devServer, conn, emulator, n, strategy);
+        const r = await runOne(temporal, conn, emulator, n, strategy);
         results.push(r);
         log(`${strategy} ${n}: ${JSON.stringify(r)}`);
       }
@@ -358,7 +394,7 @@ async function main(): Promise<void> {
     await devServer?.stop();
   }
   process.stdout.write(
-    `\nbench:scale — emulator speed ${SPEED}x, 4 h batches of 10 requests, rate budget ${RATE}/s, ` +
+    `\nbench:scale — Temporal: ${EXTERNAL_ADDRESS ? `server at ${EXTERNAL_ADDRESS}` : 'dev server (SQLite)'}, emulator speed ${SPEED}x, 4 h batches of 10 requests, rate budget ${RATE}/s, ` +
       `time box ${MAX_MINUTES} min a run\n\n${table(results)}\n`,
   );
   for (const n of COUNTS) {
