@@ -28,8 +28,8 @@ export interface ProviderProfile {
    */
   rateLimitPerSecond?: number;
   /**
-   * Fleet polling through `batches.list`: off by default (opt-in while its benchmark does not meet its goals,
-   * docs/scale.md); true or an object (tuning the poller) turns it on for a provider that lists batches.
+   * Fleet polling through `batches.list` (docs/scale.md): on by default for the openai and dashscope kinds, off
+   * for generic ones (which may not list); false turns it off, true or an object (tuning the poller) on.
    */
   fleetPolling?: boolean | Partial<FleetPolicy>;
   /**
