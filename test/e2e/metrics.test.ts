@@ -142,7 +142,10 @@ test(
       calls({ operation: 'retrieve', outcome: 'ok' }) + calls({ operation: 'cancel', outcome: 'ok' }),
     ).toBe(providerCalls);
     expect(calls({ operation: 'download', outcome: 'ok' })).toBe(files);
-    expect(calls({ provider: EMULATOR_PROVIDER })).toBe(providerCalls + files);
+    // Fleet polling (on for this openai-kind profile): the poller's list calls, as the emulator saw them.
+    const lists = w.emulator.calls().filter((c) => c.route === 'batches.list').length;
+    expect(calls({ operation: 'list', outcome: 'ok' })).toBe(lists);
+    expect(calls({ provider: EMULATOR_PROVIDER })).toBe(providerCalls + files + lists);
     expect(calls({ operation: 'retrieve', outcome: 'rate_limited' })).toBe(0);
     expect(
       samples.some((s) => s.name === METRICS.providerCalls.name && s.labels.outcome === 'rate_limited'),

@@ -30,6 +30,10 @@ export function emulatorActivities(
           baseURL: emu.url,
           apiKeyEnv: 'EMU_KEY',
           kind: 'openai',
+          // Per-batch polling: these tests are about other things, and a fleet poller outlives the test that
+          // started it (a sweep in flight when its worker stops holds the time-skipping server's clock still for
+          // the next test). Fleet polling has its own tests (test/workflows/fleet.test.ts, test/e2e/fleet.test.ts).
+          fleetPolling: false,
           ...(budget ? { tokenBudgets: budget.tokenBudgets } : {}),
         },
       ],
