@@ -6,7 +6,6 @@
 import type { FleetEntry } from '../workflows/fleet-types';
 import { isTerminal, type BatchSnapshot, type BatchStatus } from '../workflows/messages';
 
-const SHORT_PHASES: readonly BatchStatus[] = ['validating', 'finalizing', 'cancelling'];
 /** Look a little after the predicted finish, so the provider has flipped the status when we do. */
 const AIM_MARGIN_SECONDS = 5;
 
@@ -99,16 +98,17 @@ export class SweepMemory {
   }
 
   /**
-   * When this batch is next worth a look (worker clock): now if never seen; every sweep in a short phase; at the
-   * finish its progress rate predicts, once it progresses; otherwise after half the time it has spent in its
-   * status (like per-batch polling's backoff), between the poller's shortest interval and the full walk's.
+   * When this batch is next worth a look (worker clock): now if never seen; at the finish its progress rate
+   * predicts, once it progresses; otherwise after half the time it has spent in its status (per-batch polling's
+   * x1.5 backoff), between the poller's shortest interval and the full walk's. Short phases (validating,
+   * finalizing) too: the first looks come every shortest interval, and a long finalizing is not looked at every
+   * 20 s for an hour; its end is seen within a third of the time it took.
    */
   nextLookAt(entry: FleetEntry, cadence: Cadence): number {
     const s = this.sightings.get(entry.batchId);
     if (!s) return 0;
     if (isTerminal(s.status)) return 0;
     const { minIntervalSeconds: min, fullSweepEverySeconds: full } = cadence;
-    if (SHORT_PHASES.includes(s.status)) return s.at + min;
     if (s.status === 'in_progress' && s.done > s.doneSince && s.at > s.since) {
       // Progressing: looked at when it should finish (the full walks cover an end nobody predicted).
       const rate = (s.done - s.doneSince) / (s.at - s.since);

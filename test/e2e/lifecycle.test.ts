@@ -222,8 +222,11 @@ test(
   'kill -9 of the worker mid-lifecycle, restart: the batch still ends once, one cancel call, one ledger row',
   async () => {
     // Long enough to outlive the kill and restart; cancelling lasts a while so a second cancel finds it open.
+    // Per-batch polling: this is about the batch's own polls surviving the kill (the fleet's progress reports are
+    // throttled to one per 30 min, so progress would not show before the kill).
     const w = (world = await startWorld(temporal, {
       emulator: { requestSeconds: 0.2, cancellingSeconds: 4 },
+      profile: { fleetPolling: false },
     }));
     const { batchId } = await createBatch(w.openai, 300, 'kill');
 
