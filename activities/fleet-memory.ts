@@ -8,6 +8,19 @@ import { isTerminal, type BatchSnapshot, type BatchStatus } from '../workflows/m
 
 /** Look a little after the predicted finish, so the provider has flipped the status when we do. */
 const AIM_MARGIN_SECONDS = 5;
+/**
+ * Phases whose length the provider's recent batches teach (they carry no progress to predict from): a finalizing
+ * batch is looked at when finalizing usually ends, instead of at a backoff from 20 s (7 looks for a 5 min one).
+ */
+const LEARNED_PHASES: readonly BatchStatus[] = ['validating', 'finalizing', 'cancelling'];
+/** Lengths kept a phase, and how many before they are trusted. */
+const PHASE_SAMPLES = 25;
+const PHASE_MIN_SAMPLES = 3;
+/**
+ * The look aims a little before the typical length, so the estimate can shrink as well as grow: a phase over by
+ * then teaches a shorter length, one still running is looked at again at the backoff and teaches a longer one.
+ */
+const PHASE_AIM = 0.9;
 
 /** The last sighting of a registered batch (worker clock). */
 export interface Sighting {
@@ -34,6 +47,7 @@ export class SweepMemory {
   private position = new Map<string, number>();
   private ids: string[] = [];
   private readonly sightings = new Map<string, Sighting>();
+  private readonly phaseLengths = new Map<BatchStatus, number[]>();
 
   /** Starts a full walk: the list order is learned anew, batches no longer registered are forgotten. */
   beginFullWalk(registered: ReadonlySet<string>): void {
@@ -80,6 +94,9 @@ export class SweepMemory {
   see(snapshot: BatchSnapshot, at: number, told?: FleetEntry): void {
     const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
     const prev = this.sightings.get(snapshot.id);
+    if (prev && prev.status !== snapshot.status && LEARNED_PHASES.includes(prev.status)) {
+      this.learnPhase(prev.status, at - prev.since);
+    }
     if (!prev || prev.status !== snapshot.status || done < prev.done) {
       const known = !prev && told && told.status === snapshot.status && told.signalledAt > 0 && told.done <= done;
       this.sightings.set(snapshot.id, {
@@ -100,9 +117,9 @@ export class SweepMemory {
   /**
    * When this batch is next worth a look (worker clock): now if never seen; at the finish its progress rate
    * predicts, once it progresses; otherwise after half the time it has spent in its status (per-batch polling's
-   * x1.5 backoff), between the poller's shortest interval and the full walk's. Short phases (validating,
-   * finalizing) too: the first looks come every shortest interval, and a long finalizing is not looked at every
-   * 20 s for an hour; its end is seen within a third of the time it took.
+   * x1.5 backoff), between the poller's shortest interval and the full walk's. A short phase (validating,
+   * finalizing, cancelling) is first looked at when that phase usually ends on this provider, once a few were
+   * seen; until then, and after that look, at the backoff: a long finalizing is not looked at every 20 s.
    */
   nextLookAt(entry: FleetEntry, cadence: Cadence): number {
     const s = this.sightings.get(entry.batchId);
@@ -115,6 +132,27 @@ export class SweepMemory {
       const finish = s.at + Math.max(0, s.total - s.done) / rate + AIM_MARGIN_SECONDS;
       return Math.min(s.at + full, Math.max(finish, s.at + min));
     }
+    const typical = this.typicalLength(s.status);
+    if (typical !== null) {
+      const aim = s.since + PHASE_AIM * typical;
+      if (s.at < aim) return Math.min(s.at + full, Math.max(aim, s.at + min));
+    }
     return s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
+  }
+
+  /** The median of this phase's recent lengths on this provider; null until a few were seen. */
+  typicalLength(status: BatchStatus): number | null {
+    const lengths = this.phaseLengths.get(status);
+    if (!lengths || lengths.length < PHASE_MIN_SAMPLES) return null;
+    const sorted = [...lengths].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
+
+  private learnPhase(status: BatchStatus, seconds: number): void {
+    if (!(seconds > 0)) return;
+    const lengths = this.phaseLengths.get(status) ?? [];
+    lengths.push(seconds);
+    if (lengths.length > PHASE_SAMPLES) lengths.shift();
+    this.phaseLengths.set(status, lengths);
   }
 }
