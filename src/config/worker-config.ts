@@ -19,6 +19,8 @@ export interface WorkerConfig {
   /** Temporal envconfig profile name (TEMPORAL_PROFILE); address, namespace, TLS, API key come from there. */
   temporalProfile?: string;
   maxConcurrentActivities: number;
+  /** Workflow runs kept in memory (Temporal's sticky cache); a run not cached is replayed from its history. */
+  maxCachedWorkflows: number;
 }
 
 const priceTableSchema = z.record(
@@ -99,6 +101,13 @@ export function loadWorkerConfig(
     throw new ConfigError('BATCHKEEPER_MAX_CONCURRENT_ACTIVITIES must be a positive integer');
   }
 
+  // ~0.5 MB a cached run: 1,000 keeps a worker tracking 10,000 batches under 1 GiB (docs/scale.md); Temporal's own
+  // default grows with the heap limit (some 2,400 here) and took a 10,000-batch worker to 1.5 GB.
+  const maxCachedWorkflows = Number(env.BATCHKEEPER_MAX_CACHED_WORKFLOWS ?? 1000);
+  if (!(Number.isInteger(maxCachedWorkflows) && maxCachedWorkflows >= 2)) {
+    throw new ConfigError('BATCHKEEPER_MAX_CACHED_WORKFLOWS must be an integer of at least 2');
+  }
+
   return {
     taskQueue: overrides.taskQueue ?? env.BATCHKEEPER_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     providers,
@@ -113,6 +122,7 @@ export function loadWorkerConfig(
     logLevel: logLevel as WorkerConfig['logLevel'],
     temporalProfile: env.TEMPORAL_PROFILE,
     maxConcurrentActivities,
+    maxCachedWorkflows,
   };
 }
 
