@@ -3,6 +3,7 @@
 // What our own workflows carry between runs and tell each other is internal: ./carried-state.ts.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { CarriedState, SubmitCarriedState } from './carried-state';
+import type { SubmissionTokenBudget } from './submission-types';
 
 export const BATCH_WORKFLOW_TYPE = 'batchLifecycle';
 export const DEFAULT_TASK_QUEUE = 'batchkeeper';
@@ -389,15 +390,8 @@ export interface SubmittedBatch {
   retried?: 'token_limit_exceeded';
 }
 
-/** The token budget a submission's parts wait for (docs/token-budget.md). */
-export interface SubmitTokenBudgetView {
-  budgetId: string;
-  model: string;
-  limit: number;
-  maxBatches: number | null;
-  /** How tokens were estimated (`tiktoken:o200k_base`, `tiktoken:cl100k_base`, `utf8-bytes/2`) and the total. */
-  method: string;
-  tokens: number;
+/** The token budget a submission's parts wait for (docs/token-budget.md): what validation found, and the queue. */
+export interface SubmitTokenBudgetView extends SubmissionTokenBudget {
   /** Parts waiting for the budget, with what was ahead of each when it was queued. */
   waiting: { round: number; chunkIndex: number; tokens: number; tokensAhead: number; partsAhead: number }[];
   /** Batches re-created after a provider's `token_limit_exceeded`. */
