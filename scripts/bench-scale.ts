@@ -205,6 +205,10 @@ async function runOne(
   });
   env.BATCHKEEPER_METRICS_PORT = String(metricsPort);
   env.BATCHKEEPER_MAX_CONCURRENT_ACTIVITIES = '200';
+  // E.g. `--max-old-space-size=768`: the worker's heap cap (its RSS follows it; docs/scale.md, sizing workers).
+  if (process.env.BENCH_SCALE_WORKER_NODE_OPTIONS) {
+    env.NODE_OPTIONS = process.env.BENCH_SCALE_WORKER_NODE_OPTIONS;
+  }
   let worker: Proc | null = null;
   try {
     worker = await startWorkerProcess(env, {
