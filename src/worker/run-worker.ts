@@ -146,7 +146,7 @@ export async function startWorker(
       : { workflowsPath: require.resolve('../../workflows') }),
     activities,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
-    maxCachedWorkflows: config.maxCachedWorkflows,
+    ...(config.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: config.maxCachedWorkflows }),
     // In-flight activities are short provider calls: give them time to finish on shutdown.
     shutdownGraceTime: '20 seconds',
   });
