@@ -98,7 +98,8 @@ export class SweepMemory {
       this.learnPhase(prev.status, at - prev.since);
     }
     if (!prev || prev.status !== snapshot.status || done < prev.done) {
-      const known = !prev && told && told.status === snapshot.status && told.signalledAt > 0 && told.done <= done;
+      const known =
+        !prev && told && told.status === snapshot.status && told.signalledAt > 0 && told.done <= done;
       this.sightings.set(snapshot.id, {
         status: snapshot.status,
         since: known ? Math.min(at, told.signalledAt) : at,

@@ -64,7 +64,8 @@ const profilesSchema = z.array(
 
 function fleetIntervalsInOrder(f: z.infer<typeof profileSchema>['fleetPolling']): boolean {
   if (typeof f !== 'object') return true;
-  const inOrder = (a: number | undefined, b: number | undefined) => a === undefined || b === undefined || a <= b;
+  const inOrder = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || a <= b;
   return (
     inOrder(f.minIntervalSeconds, f.maxIntervalSeconds) &&
     inOrder(f.fullSweepEverySeconds, f.progressEverySeconds)

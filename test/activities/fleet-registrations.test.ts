@@ -1,9 +1,6 @@
 // Registrations coalesced per process: a burst of batch workflows registering becomes a few signals, each
 // activity returns only once its registration was sent, and a failed send fails exactly the activities it carried.
-import {
-  MAX_REGISTRATIONS_PER_SIGNAL,
-  RegistrationCoalescer,
-} from '../../activities/fleet-registrations';
+import { MAX_REGISTRATIONS_PER_SIGNAL, RegistrationCoalescer } from '../../activities/fleet-registrations';
 import type { FleetRegistration } from '../../workflows/fleet-types';
 
 const reg = (i: number): FleetRegistration => ({
@@ -30,7 +27,11 @@ test('a burst of 1,200 registrations is sent as 3 signals, and every caller wait
   );
   await Promise.all(all);
   expect(settled).toBe(1200);
-  expect(sent.map((g) => g.length)).toEqual([MAX_REGISTRATIONS_PER_SIGNAL, MAX_REGISTRATIONS_PER_SIGNAL, 200]);
+  expect(sent.map((g) => g.length)).toEqual([
+    MAX_REGISTRATIONS_PER_SIGNAL,
+    MAX_REGISTRATIONS_PER_SIGNAL,
+    200,
+  ]);
   expect(new Set(sent.flat()).size).toBe(1200);
   expect(coalescer).toMatchObject({ sent: 3, carried: 1200 });
 });

@@ -40,7 +40,8 @@ function provider(all: RawBatch[], size = 100, options: { hasMore?: boolean } = 
         calls.push(q.after);
         const at = q.after === undefined ? -1 : all.findIndex((b) => b.id === q.after);
         // Like OpenAI's 400 for a cursor it does not know.
-        if (q.after !== undefined && at === -1) throw new Error(`Invalid 'after': no object with id '${q.after}'`);
+        if (q.after !== undefined && at === -1)
+          throw new Error(`Invalid 'after': no object with id '${q.after}'`);
         const from = at + 1;
         const data = all.slice(from, from + Math.min(size, q.limit ?? 20));
         return options.hasMore === false
