@@ -103,8 +103,9 @@ export function loadWorkerConfig(
 
   // Unset: Temporal's default, which grows with the heap limit. A smaller cache lowers RSS but replays runs more
   // often: 1,000 at 10,000 batches in flight finished a quarter as many in the same time (docs/scale.md).
+  // Empty counts as unset: the compose stack passes it through from .env as ''.
   const cacheRaw = env.BATCHKEEPER_MAX_CACHED_WORKFLOWS;
-  const maxCachedWorkflows = cacheRaw === undefined ? undefined : Number(cacheRaw);
+  const maxCachedWorkflows = cacheRaw === undefined || cacheRaw === '' ? undefined : Number(cacheRaw);
   if (
     maxCachedWorkflows !== undefined &&
     !(Number.isInteger(maxCachedWorkflows) && maxCachedWorkflows >= 2)

@@ -178,6 +178,7 @@ test('a profile sets its rate budget and fleet polling; a bad value is refused w
 test("BATCHKEEPER_MAX_CACHED_WORKFLOWS caps the runs a worker keeps in memory (unset: Temporal's default); junk refused", () => {
   const env = (more: Record<string, string> = {}) => ({ OPENAI_API_KEY: 'sk-test', ...more });
   expect(loadWorkerConfig(env()).maxCachedWorkflows).toBeUndefined();
+  expect(loadWorkerConfig(env({ BATCHKEEPER_MAX_CACHED_WORKFLOWS: '' })).maxCachedWorkflows).toBeUndefined();
   expect(loadWorkerConfig(env({ BATCHKEEPER_MAX_CACHED_WORKFLOWS: '250' })).maxCachedWorkflows).toBe(250);
   for (const bad of ['0', '1', '2.5', 'many']) {
     const err = configError(() => loadWorkerConfig(env({ BATCHKEEPER_MAX_CACHED_WORKFLOWS: bad })));
