@@ -75,6 +75,9 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
         baseURL: emulator.url,
         apiKeyEnv: EMULATOR_KEY_ENV,
         kind: 'openai',
+        // A demo batch lasts a minute and the local emulator has no rate limit: the fleet reports progress every
+        // 10 s (its 30 min default suits batches of hours), so `status --watch` and the Web UI show it moving.
+        fleetPolling: { minIntervalSeconds: 5, progressEverySeconds: 10 },
       });
     }
 
