@@ -137,6 +137,9 @@ export class SweepMemory {
     if (typical !== null) {
       const aim = s.since + PHASE_AIM * typical;
       if (s.at < aim) return Math.min(s.at + full, Math.max(aim, s.at + min));
+      // Past the aim and still in the phase: it ends any moment, so every shortest interval until twice its usual
+      // length (a backoff here would see it late and teach a longer length each time).
+      if (s.at < s.since + 2 * typical) return s.at + min;
     }
     return s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
   }

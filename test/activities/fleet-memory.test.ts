@@ -59,9 +59,12 @@ test("finalizing is looked at when this provider's finalizing usually ends, once
   m.see(snap('d', 'finalizing', 1000), T + 1000);
   // 0.9 of the typical 300 s: a phase over by then teaches a shorter length.
   expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 1000 + 270);
-  // Still finalizing at that look: the backoff from there (half of its 270 s so far).
+  // Still finalizing at that look: it ends any moment, so every 20 s until twice the typical length...
   m.see(snap('d', 'finalizing', 1000), T + 1270);
-  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 1270 + 135);
+  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 1270 + 20);
+  // ...then the backoff (half of its 610 s so far).
+  m.see(snap('d', 'finalizing', 1000), T + 1610);
+  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 1610 + 305);
   // In progress knows nothing of it.
   m.see(snap('e', 'in_progress', 0), T);
   expect(m.nextLookAt(entry('e'), cadence)).toBe(T + 20);
