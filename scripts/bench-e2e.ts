@@ -40,6 +40,7 @@ import {
   workerEnv,
   type Proc,
 } from '../test/e2e/harness';
+import { pool } from './pool';
 
 const STARTS = Number(process.env.BENCH_STARTS ?? 3);
 const CANCELS = Number(process.env.BENCH_CANCELS ?? 100);
@@ -62,24 +63,6 @@ function scratch(prefix: string): string {
 const log = (line: string) => process.stderr.write(`[bench-e2e] ${line}\n`);
 const fmtMs = (ms: number) => `${ms.toFixed(0)} ms`;
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-async function pool<T, R>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i], i);
-      }
-    }),
-  );
-  return out;
-}
 
 // ------------------------------------------------------------------------------------------------------------
 // (a) start-up of `batchkeeper dev`

@@ -74,7 +74,8 @@ async function run(strategy: 'per-batch' | 'fleet'): Promise<Row> {
       }
     });
     const now = Math.floor((await env.currentTimeMs()) / 1000);
-    const late: number[] = [];
+    // One pass: each batch's lateness (its confirming retrieve after completed_at) and its time in flight.
+    const seen: { id: string; late: number; run: number }[] = [];
     let batchSeconds = 0;
     for (const id of ids) {
       const fake = fleet.fakes.get(id);
@@ -82,19 +83,13 @@ async function run(strategy: 'per-batch' | 'fleet'): Promise<Row> {
       const state = fake.stateAt(now);
       const completedAt = state.completed_at ?? null;
       const confirm = fake.calls.filter((c) => c.op === 'retrieve').at(-1);
-      if (completedAt && confirm) late.push(confirm.at - completedAt);
+      if (completedAt && confirm)
+        seen.push({ id, late: confirm.at - completedAt, run: fake.plan.runSeconds });
       if (completedAt && state.created_at) batchSeconds += completedAt - state.created_at;
     }
-    late.sort((a, b) => a - b);
-    const worst = ids
-      .map((id) => {
-        const fake = fleet.fakes.get(id) as typeof fleet.fakes extends Map<string, infer F> ? F : never;
-        const state = fake.stateAt(now);
-        const confirm = fake.calls.filter((c) => c.op === 'retrieve').at(-1);
-        return { id, late: (confirm?.at ?? 0) - (state.completed_at ?? 0), run: fake.plan.runSeconds };
-      })
-      .sort((a, b) => b.late - a.late)
-      .slice(0, 5);
+    seen.sort((a, b) => a.late - b.late);
+    const late = seen.map((b) => b.late);
+    const worst = seen.slice(-5).reverse();
     process.stderr.write(`[bench-scale-day] ${strategy}: latest ${JSON.stringify(worst)}\n`);
     const retrieves = fleet.retrieves();
     const calls = retrieves + fleet.listCalls;

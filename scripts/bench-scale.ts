@@ -38,6 +38,7 @@ import {
   workerEnv,
   type Proc,
 } from '../test/e2e/harness';
+import { pool } from './pool';
 
 const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? '1000,10000').split(',').map(Number);
 const STRATEGIES = (process.env.BENCH_SCALE_STRATEGIES ?? 'per-batch,fleet').split(',') as Strategy[];
@@ -96,24 +97,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-async function pool<T, R>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i], i);
-      }
-    }),
-  );
-  return out;
 }
 
 /** p-quantile of a Prometheus histogram (cumulative `le` buckets), linear inside the bucket. */
