@@ -4,23 +4,57 @@
 // rebuilds it; correctness never depends on it (every registered batch is on a full walk at least every
 // `fullSweepEverySeconds`, and a batch workflow the fleet falls silent on polls on its own).
 import type { FleetEntry } from '../workflows/fleet-types';
-import { isTerminal, type BatchSnapshot, type BatchStatus } from '../workflows/messages';
+import {
+  isTerminal,
+  type BatchSnapshot,
+  type BatchStatus,
+  type BatchTimestamps,
+} from '../workflows/messages';
 
 /** Look a little after the predicted finish, so the provider has flipped the status when we do. */
 const AIM_MARGIN_SECONDS = 5;
 /**
- * Phases whose length the provider's recent batches teach (they carry no progress to predict from): a finalizing
- * batch is looked at when finalizing usually ends, instead of at a backoff from 20 s (7 looks for a 5 min one).
+ * Phases whose length the provider's recent batches teach (they carry no progress to predict from), and the
+ * statuses each ends in when it runs its course (a validating batch cancelled teaches nothing): a finalizing batch
+ * is looked at when finalizing usually ends, instead of at a backoff from 20 s (7 looks for a 5 min one).
  */
-const LEARNED_PHASES: readonly BatchStatus[] = ['validating', 'finalizing', 'cancelling'];
+const PHASE_ENDS: Partial<Record<BatchStatus, readonly BatchStatus[]>> = {
+  validating: ['in_progress', 'finalizing', 'completed'],
+  finalizing: ['completed'],
+  cancelling: ['cancelled'],
+};
+/** Where the provider's timestamps put a learned phase's start and end. */
+const PHASE_TIMESTAMPS: Partial<Record<BatchStatus, [keyof BatchTimestamps, keyof BatchTimestamps]>> = {
+  validating: ['createdAt', 'inProgressAt'],
+  finalizing: ['finalizingAt', 'completedAt'],
+  cancelling: ['cancellingAt', 'cancelledAt'],
+};
+/**
+ * How far the provider's clock may be from the worker's for its timestamps to be believed. A provider whose
+ * timestamps do not fit the sightings (a fast emulator clock, timestamps of 0) is learned from sightings only.
+ */
+const CLOCK_SKEW_SECONDS = 30;
 /** Lengths kept a phase, and how many before they are trusted. */
 const PHASE_SAMPLES = 25;
 const PHASE_MIN_SAMPLES = 3;
 /**
- * The look aims a little before the typical length, so the estimate can shrink as well as grow: a phase over by
- * then teaches a shorter length, one still running is looked at again at the backoff and teaches a longer one.
+ * A length learned from sightings is longer than the phase by up to the gap between looks, and only phases that
+ * outlast the look teach anything. So the look aims a little before it, and the estimate can shrink as well as
+ * grow: a phase over by then teaches a shorter length, one still running a longer one.
  */
 const PHASE_AIM = 0.9;
+/**
+ * Lengths from the provider's timestamps are exact: the look aims at their lower quartile (the quicker quarter is
+ * seen a little late, the rest on time, at the cost of a look more for each of them).
+ */
+const EXACT_QUANTILE = 0.25;
+
+interface PhaseLengths {
+  /** From the provider's timestamps, when they agree with the worker's clock. */
+  exact: number[];
+  /** From sightings: first sighting in the phase to the first one past it. */
+  sighted: number[];
+}
 
 /** The last sighting of a registered batch (worker clock). */
 export interface Sighting {
@@ -31,6 +65,8 @@ export interface Sighting {
   at: number;
   done: number;
   total: number;
+  /** In progress: when its progress rate says it runs out of requests (the look then waits for its finalizing). */
+  runEnd?: number;
 }
 
 export interface Cadence {
@@ -47,7 +83,7 @@ export class SweepMemory {
   private position = new Map<string, number>();
   private ids: string[] = [];
   private readonly sightings = new Map<string, Sighting>();
-  private readonly phaseLengths = new Map<BatchStatus, number[]>();
+  private readonly phaseLengths = new Map<BatchStatus, PhaseLengths>();
 
   /** Starts a full walk: the list order is learned anew, batches no longer registered are forgotten. */
   beginFullWalk(registered: ReadonlySet<string>): void {
@@ -94,25 +130,66 @@ export class SweepMemory {
   see(snapshot: BatchSnapshot, at: number, told?: FleetEntry): void {
     const done = snapshot.requestCounts.completed + snapshot.requestCounts.failed;
     const prev = this.sightings.get(snapshot.id);
-    if (prev && prev.status !== snapshot.status && LEARNED_PHASES.includes(prev.status)) {
-      this.learnPhase(prev.status, at - prev.since);
-    }
+    if (prev && prev.status !== snapshot.status) this.learnFrom(prev, snapshot, at);
     if (!prev || prev.status !== snapshot.status || done < prev.done) {
       const known =
         !prev && told && told.status === snapshot.status && told.signalledAt > 0 && told.done <= done;
+      let since = known ? Math.min(at, told.signalledAt) : at;
+      // Looked at past its predicted run end, it is found finalizing: that phase began about then, not now.
+      if (prev?.runEnd !== undefined && snapshot.status === 'finalizing') {
+        since = Math.min(at, Math.max(prev.at, prev.runEnd));
+      }
+      const [startField] = PHASE_TIMESTAMPS[snapshot.status] ?? [];
+      const start = startField ? snapshot.timestamps[startField] : null;
+      if (start && believable(start, prev?.at ?? null, at)) since = start;
       this.sightings.set(snapshot.id, {
         status: snapshot.status,
-        since: known ? Math.min(at, told.signalledAt) : at,
+        since,
         doneSince: known ? told.done : done,
         at,
         done,
         total: snapshot.requestCounts.total,
       });
+      this.predictRunEnd(this.sightings.get(snapshot.id) as Sighting);
       return;
     }
     prev.at = at;
     prev.done = done;
     prev.total = snapshot.requestCounts.total;
+    this.predictRunEnd(prev);
+  }
+
+  /**
+   * Learns the length of the phase that ended between two sightings: the phase it was in, or a finalizing that no
+   * look saw (in progress, then completed). Exact from the provider's timestamps when they fit the sightings; from
+   * the sightings otherwise (for a skipped finalizing, the time since the predicted run end: an upper bound, which
+   * keeps the estimate from only growing).
+   */
+  private learnFrom(prev: Sighting, snapshot: BatchSnapshot, at: number): void {
+    const phase = PHASE_ENDS[prev.status]
+      ? prev.status
+      : prev.status === 'in_progress' && snapshot.status === 'completed' && prev.runEnd !== undefined
+        ? 'finalizing'
+        : null;
+    if (phase === null || !PHASE_ENDS[phase]?.includes(snapshot.status)) return;
+    const [startField, endField] = PHASE_TIMESTAMPS[phase] ?? [];
+    const start = startField ? snapshot.timestamps[startField] : null;
+    const end = endField ? snapshot.timestamps[endField] : null;
+    if (start && end && end >= start && believable(end, prev.at, at)) {
+      this.learnPhase(phase, 'exact', end - start);
+    } else if (phase === prev.status) {
+      this.learnPhase(phase, 'sighted', at - prev.since);
+    } else if (prev.runEnd !== undefined) {
+      this.learnPhase(phase, 'sighted', at - prev.runEnd);
+    }
+  }
+
+  /** The run's end its progress rate predicts (worker clock), for a batch in progress that has progressed. */
+  private predictRunEnd(s: Sighting): void {
+    s.runEnd = undefined;
+    if (s.status !== 'in_progress' || !(s.done > s.doneSince) || !(s.at > s.since)) return;
+    const rate = (s.done - s.doneSince) / (s.at - s.since);
+    s.runEnd = s.at + Math.max(0, s.total - s.done) / rate;
   }
 
   /**
@@ -127,15 +204,17 @@ export class SweepMemory {
     if (!s) return 0;
     if (isTerminal(s.status)) return 0;
     const { minIntervalSeconds: min, fullSweepEverySeconds: full } = cadence;
-    if (s.status === 'in_progress' && s.done > s.doneSince && s.at > s.since) {
-      // Progressing: looked at when it should finish (the full walks cover an end nobody predicted).
-      const rate = (s.done - s.doneSince) / (s.at - s.since);
-      const finish = s.at + Math.max(0, s.total - s.done) / rate + AIM_MARGIN_SECONDS;
+    if (s.runEnd !== undefined) {
+      // Progressing: looked at when it should be done, its finalizing included once that phase's usual length is
+      // known (one look then sees it completed, instead of one seeing it finalizing and more until it is done).
+      // The full walks cover an end nobody predicted.
+      const finish = s.runEnd + (this.phaseAim('finalizing') ?? AIM_MARGIN_SECONDS);
       return Math.min(s.at + full, Math.max(finish, s.at + min));
     }
     const typical = this.typicalLength(s.status);
-    if (typical !== null) {
-      const aim = s.since + PHASE_AIM * typical;
+    const aimAfter = this.phaseAim(s.status);
+    if (typical !== null && aimAfter !== null) {
+      const aim = s.since + aimAfter;
       if (s.at < aim) return Math.min(s.at + full, Math.max(aim, s.at + min));
       // Past the aim and still in the phase: it ends any moment, so every shortest interval until twice its usual
       // length (a backoff here would see it late and teach a longer length each time).
@@ -144,19 +223,50 @@ export class SweepMemory {
     return s.at + Math.min(full, Math.max(min, (s.at - s.since) / 2));
   }
 
-  /** The median of this phase's recent lengths on this provider; null until a few were seen. */
+  /**
+   * The median of this phase's recent lengths on this provider (exact ones when there are enough); null until a
+   * few were seen.
+   */
   typicalLength(status: BatchStatus): number | null {
-    const lengths = this.phaseLengths.get(status);
-    if (!lengths || lengths.length < PHASE_MIN_SAMPLES) return null;
-    const sorted = [...lengths].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
+    const { samples } = this.samplesOf(status) ?? {};
+    return samples ? quantile(samples, 0.5) : null;
   }
 
-  private learnPhase(status: BatchStatus, seconds: number): void {
-    if (!(seconds > 0)) return;
-    const lengths = this.phaseLengths.get(status) ?? [];
-    lengths.push(seconds);
-    if (lengths.length > PHASE_SAMPLES) lengths.shift();
-    this.phaseLengths.set(status, lengths);
+  /** How long after a phase starts its first look is due: see PHASE_AIM and EXACT_QUANTILE (plus the margin). */
+  private phaseAim(status: BatchStatus): number | null {
+    const found = this.samplesOf(status);
+    if (!found) return null;
+    return found.exact
+      ? quantile(found.samples, EXACT_QUANTILE) + AIM_MARGIN_SECONDS
+      : PHASE_AIM * quantile(found.samples, 0.5);
   }
+
+  private samplesOf(status: BatchStatus): { samples: number[]; exact: boolean } | null {
+    const lengths = this.phaseLengths.get(status);
+    if (!lengths) return null;
+    if (lengths.exact.length >= PHASE_MIN_SAMPLES) return { samples: lengths.exact, exact: true };
+    if (lengths.sighted.length >= PHASE_MIN_SAMPLES) return { samples: lengths.sighted, exact: false };
+    return null;
+  }
+
+  private learnPhase(status: BatchStatus, kind: keyof PhaseLengths, seconds: number): void {
+    if (!(seconds > 0)) return;
+    let lengths = this.phaseLengths.get(status);
+    if (!lengths) this.phaseLengths.set(status, (lengths = { exact: [], sighted: [] }));
+    lengths[kind].push(seconds);
+    if (lengths[kind].length > PHASE_SAMPLES) lengths[kind].shift();
+  }
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * A provider timestamp fits the worker's clock: not after the sighting that shows it (`at`), not before the last
+ * sighting of the batch before it (`after`), within the allowed skew.
+ */
+function believable(timestamp: number, after: number | null, at: number): boolean {
+  return timestamp <= at + CLOCK_SKEW_SECONDS && (after === null || timestamp >= after - CLOCK_SKEW_SECONDS);
 }

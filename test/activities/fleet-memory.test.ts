@@ -69,3 +69,66 @@ test("finalizing is looked at when this provider's finalizing usually ends, once
   m.see(snap('e', 'in_progress', 0), T);
   expect(m.nextLookAt(entry('e'), cadence)).toBe(T + 20);
 });
+
+/** A snapshot with the provider's timestamps (worker and provider clocks agree here). */
+function timed(id: string, status: BatchStatus, stamps: Record<string, number>, done = 1000): BatchSnapshot {
+  return {
+    id,
+    status,
+    requestCounts: { total: 1000, completed: done, failed: 0 },
+    timestamps: { createdAt: T - 3600, ...stamps },
+  } as unknown as BatchSnapshot;
+}
+
+test("a progressing batch is looked at once when its run's end plus this provider's finalizing is over", () => {
+  const m = new SweepMemory();
+  // Three finalizings of 300 s, learned from the provider's own timestamps.
+  ['a', 'b', 'c'].forEach((id) => {
+    m.see(timed(id, 'finalizing', { finalizingAt: T - 10 }), T);
+    m.see(timed(id, 'completed', { finalizingAt: T - 10, completedAt: T + 290 }), T + 300);
+  });
+  expect(m.typicalLength('finalizing')).toBe(300);
+  m.see(snap('d', 'in_progress', 100), T);
+  m.see(snap('d', 'in_progress', 400), T + 100);
+  // 600 left at 3 a second: the run ends at T + 300, finalizing takes 300 s, and 5 s of margin.
+  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 300 + 300 + 5);
+  // Caught finalizing by a full walk: it is due when its finalizing (begun at T + 300 by the provider) is over.
+  m.see(timed('d', 'finalizing', { finalizingAt: T + 300 }), T + 400);
+  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 300 + 300 + 5);
+});
+
+test('exact lengths aim at their lower quartile; a finalizing no look saw still teaches from its timestamps', () => {
+  const m = new SweepMemory();
+  [200, 300, 400, 500].forEach((length, i) => {
+    const id = `p${i}`;
+    m.see(snap(id, 'in_progress', 500), T);
+    m.see(snap(id, 'in_progress', 600), T + 100);
+    // Next seen completed: its finalizing was never seen, its timestamps say how long it took.
+    m.see(timed(id, 'completed', { finalizingAt: T + 500, completedAt: T + 500 + length }), T + 1200);
+  });
+  expect(m.typicalLength('finalizing')).toBe(400);
+  m.see(timed('q', 'finalizing', { finalizingAt: T + 2000 }), T + 2010);
+  expect(m.nextLookAt(entry('q'), cadence)).toBe(T + 2000 + 300 + 5);
+});
+
+test("timestamps that do not fit the worker's clock (a fast emulator) are not learned from; sightings are", () => {
+  const m = new SweepMemory();
+  ['a', 'b', 'c'].forEach((id) => {
+    // The provider's clock runs an hour ahead of the sightings.
+    m.see(timed(id, 'finalizing', { finalizingAt: T + 3600 }), T);
+    m.see(timed(id, 'completed', { finalizingAt: T + 3600, completedAt: T + 3700 }), T + 300);
+  });
+  // 300 s from the sightings, not the 100 s the timestamps claim; and aimed at 0.9 of it.
+  expect(m.typicalLength('finalizing')).toBe(300);
+  m.see(timed('d', 'finalizing', { finalizingAt: T + 5000 }), T + 1000);
+  expect(m.nextLookAt(entry('d'), cadence)).toBe(T + 1000 + 270);
+});
+
+test('a phase that did not run its course teaches nothing: validating, then cancelled', () => {
+  const m = new SweepMemory();
+  ['a', 'b', 'c'].forEach((id) => {
+    m.see(snap(id, 'validating'), T);
+    m.see(snap(id, 'cancelled'), T + 30);
+  });
+  expect(m.typicalLength('validating')).toBeNull();
+});
