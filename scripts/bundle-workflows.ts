@@ -3,9 +3,11 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { preloadModules } from '../src/worker/workflow-bundle-options';
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const workflowsPath = require.resolve('../workflows');
+  const { code } = await bundleWorkflowCode({ workflowsPath, preloadModules: preloadModules(workflowsPath) });
   const out = join(__dirname, '..', 'dist', 'workflow-bundle.js');
   mkdirSync(join(__dirname, '..', 'dist'), { recursive: true });
   writeFileSync(out, code);

@@ -18,6 +18,7 @@ import { meteredLedgerSink, querySighting } from './outcome-metrics';
 import { MeteredProviderRegistry } from './provider-calls';
 import { createProviderQueueWorkers } from './provider-queues';
 import { registerSearchAttributes } from './search-attributes';
+import { preloadModules } from './workflow-bundle-options';
 
 /** Built by `npm run build`; production starts skip bundling workflows at start-up. */
 export const PREBUILT_BUNDLE = join(__dirname, '..', '..', 'workflow-bundle.js');
@@ -143,7 +144,10 @@ export async function startWorker(
     taskQueue: config.taskQueue,
     ...(existsSync(PREBUILT_BUNDLE)
       ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
-      : { workflowsPath: require.resolve('../../workflows') }),
+      : {
+          workflowsPath: require.resolve('../../workflows'),
+          bundlerOptions: { preloadModules: preloadModules(require.resolve('../../workflows')) },
+        }),
     activities,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     ...(config.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: config.maxCachedWorkflows }),

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { preloadModules } from '../../src/worker/workflow-bundle-options';
 
 const WORKFLOWS_DIR = join(__dirname, '..', '..', 'workflows');
 
@@ -11,12 +12,14 @@ const WORKFLOWS_DIR = join(__dirname, '..', '..', 'workflows');
  * another tree instead, e.g. a released version's workflow code kept under test/fixtures.
  */
 export async function workflowBundle(dir: string = WORKFLOWS_DIR): Promise<{ code: string }> {
-  const hash = createHash('sha256').update(dir);
+  // The options are part of the key: a bundle made with other ones must not be reused.
+  const hash = createHash('sha256').update(dir).update('preloaded');
   for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(join(dir, f)));
   const file = join(tmpdir(), `batchkeeper-workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve(dir),
+    preloadModules: preloadModules(require.resolve(dir)),
     logger: quietLogger,
   });
   writeFileSync(file, code);
