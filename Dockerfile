@@ -42,7 +42,11 @@ RUN cd node_modules/@temporalio/core-bridge/releases \
 
 # ---- runtime: only what `node dist/src/cli/main.js` needs ----
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# MALLOC_ARENA_MAX=2: glibc gives threads that allocate at once (the Temporal core's, V8's helpers) arenas of their
+# own, whose freed memory stays resident; with two, a worker holding 1,000 cached workflows measured 676 MB RSS
+# instead of 949 MB (docs/scale.md, sizing workers).
+ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Application files stay owned by root (read-only for the process); .data is where the SQLite ledger goes
 # when no BATCHKEEPER_DATABASE_URL is set (mount a volume there to keep it).

@@ -13,6 +13,10 @@
  * - workflow task schedule-to-start latency (the worker's Prometheus histogram), p50/p99;
  * - batches finished within the time box.
  *
+ * The worker runs with MALLOC_ARENA_MAX=2 as the image does (BENCH_SCALE_MALLOC_ARENA_MAX; empty: glibc's default),
+ * BENCH_SCALE_MAX_CACHED_WORKFLOWS as its workflow cache and BENCH_SCALE_WORKER_NODE_OPTIONS as its NODE_OPTIONS.
+ * A long BENCH_SCALE_REQUEST_SECONDS (e.g. 7200: 20 min a batch) keeps every batch in flight for the whole run.
+ *
  * BENCH_SCALE_TEMPORAL_ADDRESS runs it against a Temporal server already up instead of a fresh dev server (e.g. the
  * PostgreSQL-backed one of scripts/start-temporal-postgres.sh), BENCH_SCALE_TEMPORAL_PIDS (comma-separated) naming
  * its processes for the CPU column (their descendants, PostgreSQL's backends, included).
@@ -191,6 +195,13 @@ async function runOne(
   // E.g. `--max-old-space-size=768`: the worker's heap cap (its RSS follows it; docs/scale.md, sizing workers).
   if (process.env.BENCH_SCALE_WORKER_NODE_OPTIONS) {
     env.NODE_OPTIONS = process.env.BENCH_SCALE_WORKER_NODE_OPTIONS;
+  }
+  // As the image sets it (Dockerfile); BENCH_SCALE_MALLOC_ARENA_MAX='' measures glibc's default instead.
+  const arenas = process.env.BENCH_SCALE_MALLOC_ARENA_MAX ?? '2';
+  if (arenas) env.MALLOC_ARENA_MAX = arenas;
+  // The worker's workflow cache (unset: the SDK's default from the heap limit).
+  if (process.env.BENCH_SCALE_MAX_CACHED_WORKFLOWS) {
+    env.BATCHKEEPER_MAX_CACHED_WORKFLOWS = process.env.BENCH_SCALE_MAX_CACHED_WORKFLOWS;
   }
   let worker: Proc | null = null;
   try {
