@@ -1,0 +1,87 @@
+/**
+ * Heap a cached workflow run costs (run: npm run bench:workflow-memory), side by side: the workflow bundle with
+ * our modules evaluated once per run (the SDK's default) and with them loaded once into the shared V8 context
+ * (src/worker/workflow-bundle-options.ts). Each variant: a time-skipping server, a worker in debug mode (workflows
+ * run in this thread's isolate, so a forced GC and `heapUsed` see them; in production they run in one worker
+ * thread), BENCH_WF_MEMORY_RUNS (500) batch workflows with fleet polling that stay in progress, all cached, one
+ * simulated hour; then heap used and RSS after a full GC, less the same before the first workflow started, per run.
+ */
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { batchLifecycle } from '../workflows';
+import { batchWorkflowId } from '../workflows/messages';
+import { preloadModules } from '../src/worker/workflow-bundle-options';
+import { FakeFleet } from '../test/helpers/fake-fleet';
+import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
+import { withWorker } from '../test/helpers/worker';
+
+const RUNS = Number(process.env.BENCH_WF_MEMORY_RUNS ?? 500);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function measure(): { heap: number; rss: number } {
+  gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, rss: m.rss };
+}
+
+async function run(shared: boolean): Promise<{ heapKb: number; rssKb: number }> {
+  const workflowsPath = require.resolve('../workflows');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    preloadModules: shared ? preloadModules(workflowsPath) : [],
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+  });
+  const env = await createTimeSkippingEnv();
+  try {
+    const fleet = new FakeFleet(shared ? 'sh' : 'pr', [], () => env.currentTimeMs(), { fleetPolling: true });
+    const ids = Array.from({ length: RUNS }, () =>
+      fleet.add({ total: 10_000, runSeconds: 20 * 3600, validatingSeconds: 120, finalizingSeconds: 300 }),
+    );
+    return await withWorker(
+      env,
+      fleet.activities(),
+      async (taskQueue) => {
+        const before = measure();
+        for (let i = 0; i < ids.length; i += 100) {
+          await Promise.all(
+            ids.slice(i, i + 100).map((batchId) =>
+              env.client.workflow.start(batchLifecycle, {
+                taskQueue,
+                workflowId: batchWorkflowId(batchId),
+                args: [{ batchId, provider: 'fake', results: { download: false } }],
+              }),
+            ),
+          );
+        }
+        for (let k = 0; k < 6; k++) await env.sleep('10 minutes');
+        const after = measure();
+        return {
+          heapKb: (after.heap - before.heap) / 1024 / RUNS,
+          rssKb: (after.rss - before.rss) / 1024 / RUNS,
+        };
+      },
+      { worker: { workflowBundle: { code }, debugMode: true, maxCachedWorkflows: RUNS + 100 } },
+    );
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!gc) throw new Error('run with node --expose-gc (npm run bench:workflow-memory does)');
+  const perRun = await run(false);
+  const shared = await run(true);
+  const row = (name: string, r: { heapKb: number; rssKb: number }) =>
+    `| ${name} | ${r.heapKb.toFixed(0)} | ${r.rssKb.toFixed(0)} |`;
+  process.stdout.write(
+    `\nbench:workflow-memory — ${RUNS} cached batch workflows (fleet polling, in progress), debug-mode worker\n\n` +
+      '| workflow modules | heap KB a run | RSS KB a run |\n| --- | --- | --- |\n' +
+      `${row('evaluated once per run (SDK default)', perRun)}\n${row('loaded once, shared (batchkeeper)', shared)}\n` +
+      `\nshared modules save ${(perRun.heapKb - shared.heapKb).toFixed(0)} KB of heap a cached run ` +
+      `(${((1 - shared.heapKb / perRun.heapKb) * 100).toFixed(0)} %)\n`,
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
