@@ -168,7 +168,7 @@ export class SweepMemory {
   private learnFrom(prev: Sighting, snapshot: BatchSnapshot, at: number): void {
     const phase = PHASE_ENDS[prev.status]
       ? prev.status
-      : prev.status === 'in_progress' && snapshot.status === 'completed' && prev.runEnd !== undefined
+      : prev.status === 'in_progress' && snapshot.status === 'completed'
         ? 'finalizing'
         : null;
     if (phase === null || !PHASE_ENDS[phase]?.includes(snapshot.status)) return;

@@ -132,3 +132,12 @@ test('a phase that did not run its course teaches nothing: validating, then canc
   });
   expect(m.typicalLength('validating')).toBeNull();
 });
+
+test('a batch seen in progress without progress, then completed, still teaches its finalizing from timestamps', () => {
+  const m = new SweepMemory();
+  ['a', 'b', 'c'].forEach((id) => {
+    m.see(snap(id, 'in_progress', 0), T);
+    m.see(timed(id, 'completed', { finalizingAt: T + 600, completedAt: T + 720 }), T + 900);
+  });
+  expect(m.typicalLength('finalizing')).toBe(120);
+});
