@@ -84,6 +84,8 @@ export class SweepMemory {
   private ids: string[] = [];
   private readonly sightings = new Map<string, Sighting>();
   private readonly phaseLengths = new Map<BatchStatus, PhaseLengths>();
+  /** By phase, from phaseLengths: its median and when its first look is due after it starts. */
+  private readonly estimates = new Map<BatchStatus, { median: number; aim: number }>();
 
   /** Starts a full walk: the list order is learned anew, batches no longer registered are forgotten. */
   beginFullWalk(registered: ReadonlySet<string>): void {
@@ -228,33 +230,29 @@ export class SweepMemory {
    * few were seen.
    */
   typicalLength(status: BatchStatus): number | null {
-    const { samples } = this.samplesOf(status) ?? {};
-    return samples ? quantile(samples, 0.5) : null;
+    return this.estimates.get(status)?.median ?? null;
   }
 
   /** How long after a phase starts its first look is due: see PHASE_AIM and EXACT_QUANTILE (plus the margin). */
   private phaseAim(status: BatchStatus): number | null {
-    const found = this.samplesOf(status);
-    if (!found) return null;
-    return found.exact
-      ? quantile(found.samples, EXACT_QUANTILE) + AIM_MARGIN_SECONDS
-      : PHASE_AIM * quantile(found.samples, 0.5);
+    return this.estimates.get(status)?.aim ?? null;
   }
 
-  private samplesOf(status: BatchStatus): { samples: number[]; exact: boolean } | null {
-    const lengths = this.phaseLengths.get(status);
-    if (!lengths) return null;
-    if (lengths.exact.length >= PHASE_MIN_SAMPLES) return { samples: lengths.exact, exact: true };
-    if (lengths.sighted.length >= PHASE_MIN_SAMPLES) return { samples: lengths.sighted, exact: false };
-    return null;
-  }
-
+  /** Records a length and works out the phase's estimate anew (once per length, not once per look). */
   private learnPhase(status: BatchStatus, kind: keyof PhaseLengths, seconds: number): void {
     if (!(seconds > 0)) return;
     let lengths = this.phaseLengths.get(status);
     if (!lengths) this.phaseLengths.set(status, (lengths = { exact: [], sighted: [] }));
     lengths[kind].push(seconds);
     if (lengths[kind].length > PHASE_SAMPLES) lengths[kind].shift();
+    const exact = lengths.exact.length >= PHASE_MIN_SAMPLES;
+    const samples = exact ? lengths.exact : lengths.sighted;
+    if (samples.length < PHASE_MIN_SAMPLES) return;
+    const median = quantile(samples, 0.5);
+    this.estimates.set(status, {
+      median,
+      aim: exact ? quantile(samples, EXACT_QUANTILE) + AIM_MARGIN_SECONDS : PHASE_AIM * median,
+    });
   }
 }
 

@@ -9,9 +9,7 @@
  * batch, calls per hour per 10,000 batches in flight (calls / batch-hours in flight x 10,000), and lateness: simulated
  * seconds from a batch's completed_at to the retrieve that confirmed it, p50/p99/max.
  */
-import { batchLifecycle } from '../workflows';
-import { batchWorkflowId } from '../workflows/messages';
-import { FakeFleet, type FleetPlan } from '../test/helpers/fake-fleet';
+import { FakeFleet, trackAll, type FleetPlan } from '../test/helpers/fake-fleet';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';
 
@@ -53,17 +51,7 @@ async function run(strategy: 'per-batch' | 'fleet'): Promise<Row> {
     }));
     const ids = plans.map((p) => fleet.add(p));
     await withWorker(env, fleet.activities(), async (taskQueue) => {
-      for (let i = 0; i < ids.length; i += 100) {
-        await Promise.all(
-          ids.slice(i, i + 100).map((batchId) =>
-            env.client.workflow.start(batchLifecycle, {
-              taskQueue,
-              workflowId: batchWorkflowId(batchId),
-              args: [{ batchId, provider: 'fake', results: { download: false } }],
-            }),
-          ),
-        );
-      }
+      await trackAll(env.client, taskQueue, ids);
       // Skip time an hour at a time until every batch was billed (or two days passed).
       for (let h = 0; h < 48 && fleet.recorded.length < N; h++) {
         await env.sleep('1 hour');

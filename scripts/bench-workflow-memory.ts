@@ -6,11 +6,8 @@
  * thread), BENCH_WF_MEMORY_RUNS (500) batch workflows with fleet polling that stay in progress, all cached, one
  * simulated hour; then heap used and RSS after a full GC, less the same before the first workflow started, per run.
  */
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { batchLifecycle } from '../workflows';
-import { batchWorkflowId } from '../workflows/messages';
-import { preloadModules } from '../src/worker/workflow-bundle-options';
-import { FakeFleet } from '../test/helpers/fake-fleet';
+import { FakeFleet, trackAll } from '../test/helpers/fake-fleet';
+import { workflowBundle } from '../test/helpers/workflow-bundle';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';
 
@@ -24,12 +21,7 @@ function measure(): { heap: number; rss: number } {
 }
 
 async function run(shared: boolean): Promise<{ heapKb: number; rssKb: number }> {
-  const workflowsPath = require.resolve('../workflows');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath,
-    preloadModules: shared ? preloadModules(workflowsPath) : [],
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-  });
+  const { code } = await workflowBundle(undefined, { preload: shared });
   const env = await createTimeSkippingEnv();
   try {
     const fleet = new FakeFleet(shared ? 'sh' : 'pr', [], () => env.currentTimeMs(), { fleetPolling: true });
@@ -41,17 +33,7 @@ async function run(shared: boolean): Promise<{ heapKb: number; rssKb: number }> 
       fleet.activities(),
       async (taskQueue) => {
         const before = measure();
-        for (let i = 0; i < ids.length; i += 100) {
-          await Promise.all(
-            ids.slice(i, i + 100).map((batchId) =>
-              env.client.workflow.start(batchLifecycle, {
-                taskQueue,
-                workflowId: batchWorkflowId(batchId),
-                args: [{ batchId, provider: 'fake', results: { download: false } }],
-              }),
-            ),
-          );
-        }
+        await trackAll(env.client, taskQueue, ids);
         for (let k = 0; k < 6; k++) await env.sleep('10 minutes');
         const after = measure();
         return {

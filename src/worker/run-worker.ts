@@ -22,6 +22,7 @@ import { preloadModules } from './workflow-bundle-options';
 
 /** Built by `npm run build`; production starts skip bundling workflows at start-up. */
 export const PREBUILT_BUNDLE = join(__dirname, '..', '..', 'workflow-bundle.js');
+const WORKFLOWS_PATH = require.resolve('../../workflows');
 
 export interface RunningWorker {
   worker: Worker;
@@ -145,8 +146,8 @@ export async function startWorker(
     ...(existsSync(PREBUILT_BUNDLE)
       ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
       : {
-          workflowsPath: require.resolve('../../workflows'),
-          bundlerOptions: { preloadModules: preloadModules(require.resolve('../../workflows')) },
+          workflowsPath: WORKFLOWS_PATH,
+          bundlerOptions: { preloadModules: preloadModules(WORKFLOWS_PATH) },
         }),
     activities,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,

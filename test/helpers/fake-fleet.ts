@@ -2,11 +2,14 @@
 // server. Validation and creation are scripted (no files); retrieve, cancel and the ledger are the real
 // activities over FakeProviders routed by batch id. Result files are not served: start submissions with
 // `results: { download: false }` (billing comes from the batches' counts and usage).
+import type { Client } from '@temporalio/client';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
+import { batchLifecycle } from '../../workflows';
 import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
+import { batchWorkflowId } from '../../workflows/messages';
 import type { SubmissionChunk } from '../../workflows/submission-types';
 import { FAKE_VALID_KEY, FakeProvider, type BatchPlan } from './fake-provider';
 
@@ -162,5 +165,20 @@ export class FakeFleet {
         throw new Error('FakeFleet serves no result files to resubmit from');
       },
     };
+  }
+}
+
+/** Starts a batch workflow tracking each of these batches (`results: { download: false }`), 100 at a time. */
+export async function trackAll(client: Client, taskQueue: string, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 100) {
+    await Promise.all(
+      ids.slice(i, i + 100).map((batchId) =>
+        client.workflow.start(batchLifecycle, {
+          taskQueue,
+          workflowId: batchWorkflowId(batchId),
+          args: [{ batchId, provider: 'fake', results: { download: false } }],
+        }),
+      ),
+    );
   }
 }
