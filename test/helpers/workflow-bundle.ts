@@ -1,8 +1,8 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { preloadModules } from '../../src/worker/workflow-bundle-options';
 
 const WORKFLOWS_DIR = join(__dirname, '..', '..', 'workflows');
@@ -20,7 +20,7 @@ export async function workflowBundle(
   const hash = createHash('sha256')
     .update(dir)
     .update(preload ? 'preloaded' : 'per-run');
-  for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(join(dir, f)));
+  for (const f of sourceFiles(dir)) hash.update(relative(dir, f)).update(readFileSync(f));
   const file = join(tmpdir(), `batchkeeper-workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
   const { code } = await bundleWorkflowCode({
@@ -28,8 +28,21 @@ export async function workflowBundle(
     preloadModules: preload ? preloadModules(require.resolve(dir)) : [],
     logger: quietLogger,
   });
-  writeFileSync(file, code);
+  // Written under a name of this process and renamed: parallel jest workers may bundle at the same time.
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, code);
+  renameSync(partial, file);
   return { code };
+}
+
+/** Every file under dir (its folders included), sorted: the bundle's cache key covers the whole tree. */
+export function sourceFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? sourceFiles(path) : [path];
+    });
 }
 
 const noop = () => undefined;
