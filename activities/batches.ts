@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { BatchRef, CancelBatchResult } from '../workflows/activity-types';
-import { ErrorTypes } from '../workflows/activity-types';
-import { isTerminal, type BatchSnapshot } from '../workflows/messages';
+import type { BatchRef, CancelBatchResult } from '../workflows/shared/activity-types';
+import { ErrorTypes } from '../workflows/shared/error-types';
+import { isTerminal, type BatchSnapshot } from '../workflows/contract';
 import { crashPoint } from './crash-points';
 import { asApiError, classifyProviderError } from './errors';
 import { toSnapshot } from './normalize';

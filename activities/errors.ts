@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { APIConnectionError, APIError } from 'openai';
-import { ErrorTypes } from '../workflows/activity-types';
+import { ErrorTypes } from '../workflows/shared/error-types';
 import { redactSecrets } from './redact';
 
 /** Fallback wait for a 429 without a usable Retry-After header. */

@@ -13,11 +13,10 @@ import {
   type FleetEntry,
   type FleetObservation,
   type FleetPolicy,
-  type RegisterInput,
-  type SweepInput,
   type SweepResult,
-} from '../workflows/fleet-types';
-import { batchWorkflowId, type BatchSnapshot } from '../workflows/messages';
+} from '../workflows/contract';
+import { type RegisterInput, type SweepInput } from '../workflows/shared/activity-types';
+import { batchWorkflowId, type BatchSnapshot } from '../workflows/contract';
 import { withPush } from './batches';
 import { SweepMemory, type Cadence } from './fleet-memory';
 import { RegistrationCoalescer } from './fleet-registrations';

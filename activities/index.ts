@@ -1,6 +1,6 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { WorkflowClient } from '@temporalio/client';
-import type { BatchActivities, BatchRef, RecordOutcomeInput } from '../workflows/activity-types';
+import type { WorkerActivities, BatchRef, RecordOutcomeInput } from '../workflows/shared/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
 import { createBudgetActivities } from './budget';
 import { crashPoint } from './crash-points';
@@ -36,7 +36,7 @@ export interface ActivityDeps {
  */
 export const SERVED_PROFILES: unique symbol = Symbol('batchkeeper.servedProfiles');
 
-export type ServingActivities = BatchActivities & { [SERVED_PROFILES]?: string[] };
+export type ServingActivities = WorkerActivities & { [SERVED_PROFILES]?: string[] };
 
 /** The activity object registered on the worker; dependencies are injected so tests can swap them. */
 export function createActivities(deps: ActivityDeps): ServingActivities {

@@ -7,7 +7,7 @@ import {
   type BatchTimestamps,
   type RequestCounts,
   type TokenUsage,
-} from '../workflows/messages';
+} from '../workflows/contract';
 
 /**
  * A provider batch object as the workflow sees it. Providers differ in small ways (DashScope writes unset

@@ -1,5 +1,5 @@
 import type { ApplicationFailure } from '@temporalio/common';
-import type { RecordOutcomeInput } from '../workflows/activity-types';
+import type { RecordOutcomeInput } from '../workflows/shared/activity-types';
 import { classifyProviderError } from './errors';
 import type { ProviderRegistry } from './providers';
 import { readLines } from './submission/lines';

@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { requestTokens } from '../activities/tokens/estimate';
 import { startEmulator } from '../src/emulator';
 import { submitBatch } from '../workflows';
-import { submitWorkflowId } from '../workflows/messages';
+import { submitWorkflowId } from '../workflows/contract';
 import { emulatorActivities } from '../test/helpers/emulator-activities';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';

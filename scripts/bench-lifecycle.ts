@@ -5,7 +5,7 @@
 // Run: npm run bench:lifecycle
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { batchLifecycle } from '../workflows';
-import { batchWorkflowId, cancelSignal } from '../workflows/messages';
+import { batchWorkflowId, cancelSignal } from '../workflows/contract';
 import { FakeProvider } from '../test/helpers/fake-provider';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';

@@ -9,9 +9,9 @@
 // Run: npm run bench:submission-history
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { submitBatch } from '../workflows';
-import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/parent-reports';
-import { batchWorkflowId, submitWorkflowId } from '../workflows/messages';
-import { PATCH_BOUNDED_HISTORY, PATCH_WAIT_FOR_HANDLERS } from '../workflows/submit-batch';
+import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/batch/parent-reports';
+import { batchWorkflowId, submitWorkflowId } from '../workflows/contract';
+import { PATCH_BOUNDED_HISTORY, PATCH_WAIT_FOR_HANDLERS } from '../workflows/submission/submit-batch';
 import { watchOrphanedChildLocks } from '../test/helpers/child-lock-watcher';
 import { FakeFleet } from '../test/helpers/fake-fleet';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';

@@ -5,9 +5,9 @@
 import { activityInfo } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type WorkflowClient } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BudgetActivities } from '../../workflows/activity-types';
-import { acquireUpdate, releaseSignal, type BudgetWorkflowInput } from '../../workflows/budget-messages';
-import type { tokenBudget } from '../../workflows/token-budget';
+import type { BudgetActivities } from '../../workflows/shared/activity-types';
+import { acquireUpdate, releaseSignal, type BudgetWorkflowInput } from '../../workflows/contract';
+import type { tokenBudget } from '../../workflows/budget/token-budget';
 
 export interface BudgetDeps {
   /** Absent: a worker without a Temporal client cannot use token budgets (a clear failure, not a hang). */

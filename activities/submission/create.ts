@@ -6,7 +6,7 @@ import { log } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import type { FileObject } from 'openai/resources/files';
-import type { BatchSnapshot } from '../../workflows/messages';
+import type { BatchSnapshot } from '../../workflows/contract';
 import { crashPoint } from '../crash-points';
 import { asApiError, classifyProviderError } from '../errors';
 import { redactSecrets } from '../redact';

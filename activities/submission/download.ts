@@ -8,7 +8,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type OpenAI from 'openai';
-import { ErrorTypes } from '../../workflows/activity-types';
+import { ErrorTypes } from '../../workflows/shared/error-types';
 import { crashPoint } from '../crash-points';
 import { classifyProviderError } from '../errors';
 import type { ProviderRegistry } from '../providers';

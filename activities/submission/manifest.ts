@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TokenUsage } from '../../workflows/messages';
+import type { TokenUsage } from '../../workflows/contract';
 import { beat } from './progress';
 import type { ResultFileKind, ResultSummary } from './types';
 

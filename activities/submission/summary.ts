@@ -1,4 +1,4 @@
-import type { TokenUsage } from '../../workflows/messages';
+import type { TokenUsage } from '../../workflows/contract';
 import type { ResultSummary } from './types';
 
 type Json = Record<string, unknown>;

@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { classifyProviderError, asApiError } from '../errors';
 import { tokenBudgetFor, type ProviderRegistry, type TokenBudgetLimit } from '../providers';
 import { requestTokens, tokenMethod, type TokenMethod } from '../tokens/estimate';
-import { budgetWorkflowId } from '../../workflows/budget-messages';
+import { budgetWorkflowId } from '../../workflows/contract';
 import { ProblemList, invalidSubmission } from './failures';
 import { limitsFor, overrideProblems, type ProviderLimits } from './limits';
 import { readLines } from './lines';

@@ -3,7 +3,7 @@
 // submit, track, cancel, results, clean-up and billing.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PollPolicy, SubmitWorkflowInput } from '../../workflows/messages';
+import type { PollPolicy, SubmitWorkflowInput } from '../../workflows/contract';
 import { EMULATOR_PROVIDER, sleep } from '../../test/e2e/harness';
 import type { CellWorld } from './world';
 

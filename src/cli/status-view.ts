@@ -1,6 +1,6 @@
 import type { BatchStatusResult, ExecutionStatus } from '../client';
-import type { BatchStatus, BillingTotals, RequestCounts } from '../../workflows/messages';
-import { isTerminal } from '../../workflows/messages';
+import type { BatchStatus, BillingTotals, RequestCounts } from '../../workflows/contract';
+import { isTerminal } from '../../workflows/contract';
 
 /** What the CLI shows of a status, whichever source answered. */
 export interface StatusSummary {

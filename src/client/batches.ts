@@ -1,4 +1,4 @@
-import { startMetadata } from '../../workflows/presentation';
+import { startMetadata } from '../../workflows/contract';
 import {
   CancelledFailure,
   TerminatedFailure,
@@ -16,7 +16,7 @@ import {
   BatchRequestsFailedKey,
   BatchRequestsTotalKey,
   BatchStatusKey,
-} from '../../workflows/search-attributes';
+} from '../../workflows/contract';
 import type { batchLifecycle } from '../../workflows';
 import {
   BATCH_WORKFLOW_TYPE,
@@ -30,7 +30,7 @@ import {
   type BatchWorkflowInput,
   type CancelRequest,
   type PollPolicy,
-} from '../../workflows/messages';
+} from '../../workflows/contract';
 import {
   BatchNotFoundError,
   BatchWorkflowClosedError,

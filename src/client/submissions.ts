@@ -12,7 +12,7 @@ import {
   type SubmitOutcome,
   type SubmitStatusView,
   type SubmitWorkflowInput,
-} from '../../workflows/messages';
+} from '../../workflows/contract';
 import { BatchNotFoundError } from './errors';
 
 type SubmitWorkflow = typeof submitBatch;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ProviderProfile } from '../../activities/providers';
-import { DEFAULT_TASK_QUEUE } from '../../workflows/messages';
+import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
 import type { PriceTable } from '../ledger';
 import { ConfigError, keyStatus, loadProviderProfiles } from './providers';
 

@@ -1,4 +1,4 @@
-import type { BatchOutcome, BatchTimestamps, TerminalStatus } from '../../workflows/messages';
+import type { BatchOutcome, BatchTimestamps, TerminalStatus } from '../../workflows/contract';
 import { openPostgresLedger } from './postgres';
 import { openSqliteLedger } from './sqlite';
 import type { Ledger, LedgerRow } from './types';

@@ -7,8 +7,8 @@ import {
   providerEventSignal,
   type BatchWorkflowInput,
   type ProviderEvent,
-} from '../../workflows/messages';
-import { startMetadata } from '../../workflows/presentation';
+} from '../../workflows/contract';
+import { startMetadata } from '../../workflows/contract';
 
 /**
  * What became of an event: `signalled` a running workflow; `started` one (trackUnknown); `untracked`: no

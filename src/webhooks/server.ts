@@ -4,7 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
-import type { ProviderEvent } from '../../workflows/messages';
+import type { ProviderEvent } from '../../workflows/contract';
 import { RecentDeliveries } from './dedup';
 import type { WebhookEndpoint } from './endpoints';
 import type { ForwardResult } from './forward';

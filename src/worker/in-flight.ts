@@ -3,7 +3,7 @@
 // worker's batches (a process-local count would see only its own) and survives restarts; a count per label
 // pair is an indexed query, and an idle profile costs one query per refresh.
 import type { Client } from '@temporalio/client';
-import { BATCH_STATUSES, BATCH_WORKFLOW_TYPE } from '../../workflows/messages';
+import { BATCH_STATUSES, BATCH_WORKFLOW_TYPE } from '../../workflows/contract';
 import type { BatchkeeperMetrics } from './metrics';
 import type { Pino } from './logger';
 

@@ -8,7 +8,7 @@ import type {
   MetricMeter,
   MetricTags,
 } from '@temporalio/common';
-import { TERMINAL_STATUSES } from '../../workflows/messages';
+import { TERMINAL_STATUSES } from '../../workflows/contract';
 
 export type MetricLabel = 'provider' | 'status' | 'operation' | 'outcome';
 

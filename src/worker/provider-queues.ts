@@ -5,8 +5,8 @@
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderProfile } from '../../activities/providers';
-import type { BatchActivities } from '../../workflows/activity-types';
-import { providerTaskQueue } from '../../workflows/fleet-types';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
+import { providerTaskQueue } from '../../workflows/contract';
 
 export interface ProviderQueueOptions {
   connection: NativeConnection;
@@ -14,7 +14,7 @@ export interface ProviderQueueOptions {
   /** The workflows' task queue: provider queues are named after it. */
   taskQueue: string;
   providers: readonly ProviderProfile[];
-  activities: BatchActivities;
+  activities: WorkerActivities;
   maxConcurrentActivities: number;
 }
 

@@ -1,5 +1,5 @@
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 
 type OperatorService = temporal.api.operatorservice.v1.OperatorService;
 const { IndexedValueType } = temporal.api.enums.v1;

@@ -5,7 +5,8 @@ import type OpenAI from 'openai';
 import { ProviderRegistry } from '../../activities/providers';
 import { sweep, type SweepDeps } from '../../activities/fleet';
 import { SweepMemory } from '../../activities/fleet-memory';
-import type { FleetEntry, FleetObservation, SweepInput } from '../../workflows/fleet-types';
+import type { FleetEntry, FleetObservation } from '../../workflows/contract';
+import type { SweepInput } from '../../workflows/shared/activity-types';
 
 const NOW = 1_800_000_000;
 

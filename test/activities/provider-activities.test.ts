@@ -5,14 +5,14 @@ import { createActivities } from '../../activities';
 import { failure } from '../helpers/failures';
 import { ProviderRegistry } from '../../activities/providers';
 import { retryAfterMs } from '../../activities/errors';
-import type { BatchActivities } from '../../workflows/activity-types';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { client, createChatBatch } from '../emulator/helpers';
 
 const KEY = 'sk-test-key';
 let emu: EmulatorHandle;
 let dashscope: EmulatorHandle;
-let acts: BatchActivities;
+let acts: WorkerActivities;
 // Expected failures are logged as warnings by the mock environment: keep the output to real errors.
 const mockEnv = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>

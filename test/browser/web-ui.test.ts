@@ -15,7 +15,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { BatchkeeperClient, connectClient, type ConnectedClient } from '../../src/client';
 import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../../src/dev/temporal-cli';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
-import type { BatchOutcome } from '../../workflows/messages';
+import type { BatchOutcome } from '../../workflows/contract';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SHOTS = join(ROOT, 'artifacts', 'screenshots');

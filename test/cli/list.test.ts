@@ -4,14 +4,14 @@ import { uniqueTaskQueue } from '../helpers/worker';
 import { createLocalEnv } from '../client/local-server';
 import { expectOneLineError, runCli } from './run-cli';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
-import { BATCH_WORKFLOW_TYPE } from '../../workflows/messages';
+import { BATCH_WORKFLOW_TYPE } from '../../workflows/contract';
 import {
   BatchProviderKey,
   BatchRequestsCompletedKey,
   BatchRequestsFailedKey,
   BatchRequestsTotalKey,
   BatchStatusKey,
-} from '../../workflows/search-attributes';
+} from '../../workflows/contract';
 
 // `list` needs visibility, which only a dev server has; no worker is needed for workflows to be listed.
 let env: TestWorkflowEnvironment;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { connectClient } from '../../src/client';
-import { batchWorkflowId, type BatchStatusView } from '../../workflows/messages';
+import { batchWorkflowId, type BatchStatusView } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';

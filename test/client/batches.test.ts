@@ -4,7 +4,7 @@ import {
   BatchWorkflowEndedError,
   BatchkeeperClient,
 } from '../../src/client';
-import { batchWorkflowId } from '../../workflows/messages';
+import { batchWorkflowId } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';

@@ -2,7 +2,7 @@
 // `batchkeeper` CLI as child processes, and the `temporal` CLI as a foreign client.
 import { requestFails } from '../../src/emulator';
 import type { BatchStatusResult } from '../../src/client';
-import type { BatchStatusView } from '../../workflows/messages';
+import type { BatchStatusView } from '../../workflows/contract';
 import { createBatch, freePort, sleep, stopAll, waitUntil } from './harness';
 import {
   E2E_TIMEOUT_MS,

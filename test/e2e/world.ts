@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type OpenAI from 'openai';
 import { BatchkeeperClient } from '../../src/client';
-import type { BatchOutcome } from '../../workflows/messages';
+import type { BatchOutcome } from '../../workflows/contract';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../src/emulator';
 import { openLedger, type LedgerRow } from '../../src/ledger';
 import { createLocalEnv, temporalCliPath } from '../client/local-server';

@@ -3,7 +3,7 @@ import type { WorkflowClient } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import type { EmulatorHandle, EmulatorOptions } from '../../src/emulator';
-import type { BatchActivities } from '../../workflows/activity-types';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 
 /** Emulator timings under which a small batch runs in well under a second of real time. */
 export const FAST_EMULATOR: EmulatorOptions = {
@@ -20,7 +20,7 @@ export function emulatorActivities(
   emu: EmulatorHandle,
   dir: string,
   budget?: { tokenBudgets: ProviderProfile['tokenBudgets']; workflowClient: WorkflowClient },
-): BatchActivities {
+): WorkerActivities {
   return createActivities({
     workflowClient: budget?.workflowClient,
     providers: new ProviderRegistry(

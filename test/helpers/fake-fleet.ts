@@ -8,9 +8,9 @@ import { APIError } from 'openai';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import { batchLifecycle } from '../../workflows';
-import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
-import { batchWorkflowId } from '../../workflows/messages';
-import type { SubmissionChunk } from '../../workflows/submission-types';
+import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
+import { batchWorkflowId } from '../../workflows/contract';
+import type { SubmissionChunk } from '../../workflows/shared/submission-activity-types';
 import { FAKE_VALID_KEY, FakeProvider, type BatchPlan } from './fake-provider';
 
 export type FleetPlan = Omit<BatchPlan, 'id'>;
@@ -74,7 +74,7 @@ export class FakeFleet {
     return this.plans.reduce((n, p) => n + p.total, 0);
   }
 
-  activities(): BatchActivities {
+  activities(): WorkerActivities {
     const notFound = (id: string) =>
       APIError.generate(
         404,

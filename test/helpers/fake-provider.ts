@@ -9,7 +9,7 @@ import type { Batch } from 'openai/resources/batches';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import type { OutcomeSink } from '../../activities';
-import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
+import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
 
 /** The key the fake provider accepts; any other key gets a 401 like OpenAI's. */
 export const FAKE_VALID_KEY = 'sk-fake-test-key';
@@ -88,7 +88,7 @@ export class FakeProvider {
     profileName = 'fake',
     apiKeyEnv = 'FAKE_PROVIDER_KEY',
     options: FakeActivitiesOptions = {},
-  ): BatchActivities {
+  ): WorkerActivities {
     const profile: ProviderProfile = {
       name: profileName,
       baseURL: 'http://fake.invalid/v1',

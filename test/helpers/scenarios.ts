@@ -7,7 +7,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { startEmulator } from '../../src/emulator';
 import { batchLifecycle, submitBatch } from '../../workflows';
-import { batchWorkflowId, cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
+import { batchWorkflowId, cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/contract';
 import { watchOrphanedChildLocks } from './child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeFleet } from './fake-fleet';

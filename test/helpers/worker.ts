@@ -11,8 +11,8 @@ import {
 } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SERVED_PROFILES, type ServingActivities } from '../../activities';
-import type { BatchActivities } from '../../workflows/activity-types';
-import { providerTaskQueue } from '../../workflows/fleet-types';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
+import { providerTaskQueue } from '../../workflows/contract';
 import { workflowBundle } from './workflow-bundle';
 
 /**
@@ -80,7 +80,7 @@ export function uniqueTaskQueue(prefix = 'test'): string {
  */
 export async function withWorker<T>(
   env: TestWorkflowEnvironment,
-  activities: BatchActivities,
+  activities: WorkerActivities,
   fn: (taskQueue: string) => Promise<T>,
   options: { taskQueue?: string; worker?: Partial<WorkerOptions> } = {},
 ): Promise<T> {

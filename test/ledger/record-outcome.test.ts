@@ -13,8 +13,8 @@ import { MAX_FIRST_LINE_BYTES } from '../../activities/outcome-model';
 import { ProviderRegistry } from '../../activities/providers';
 import { toSnapshot } from '../../activities/normalize';
 import { openSqliteLedger, type Ledger, type LedgerRow, type PriceTable } from '../../src/ledger';
-import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
-import type { BatchOutcome, TokenUsage } from '../../workflows/messages';
+import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
+import type { BatchOutcome, TokenUsage } from '../../workflows/contract';
 import { runCli } from '../cli/run-cli';
 
 const PRICES: PriceTable = {
@@ -91,7 +91,7 @@ let ledger: Ledger;
 let contentCalls: string[];
 let content: Content;
 let logs: LogEntry[];
-let acts: BatchActivities;
+let acts: WorkerActivities;
 
 function record(input: RecordOutcomeInput, attempt = 1): Promise<void> {
   const env = new MockActivityEnvironment(

@@ -1,4 +1,4 @@
-import type { CancelRecord, TokenUsage } from '../../workflows/messages';
+import type { CancelRecord, TokenUsage } from '../../workflows/contract';
 import { estimateCostUsd, findPrice, rowFromOutcome } from '../../src/ledger';
 import type { PriceTable } from '../../src/ledger';
 import { normalizeRow } from '../../src/ledger/types';

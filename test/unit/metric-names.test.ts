@@ -9,7 +9,7 @@ import {
   createMetrics,
   startSeriesAtZero,
 } from '../../src/worker/metrics';
-import { TERMINAL_STATUSES } from '../../workflows/messages';
+import { TERMINAL_STATUSES } from '../../workflows/contract';
 import { recordingMetrics } from './recording-metrics';
 
 const ALLOWED_LABELS = ['provider', 'status', 'operation', 'outcome'];

@@ -1,7 +1,7 @@
 import type { Batch } from 'openai/resources/batches';
 import { toSnapshot } from '../../activities/normalize';
-import { computeBilling } from '../../workflows/billing';
-import { progressLine } from '../../workflows/presentation';
+import { computeBilling } from '../../workflows/shared/billing';
+import { progressLine } from '../../workflows/shared/presentation';
 
 const base = {
   id: 'batch_1',

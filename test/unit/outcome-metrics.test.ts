@@ -17,8 +17,8 @@ import {
   type SightingLookup,
   type TerminalSighting,
 } from '../../src/worker/outcome-metrics';
-import type { BatchActivities, RecordOutcomeInput } from '../../workflows/activity-types';
-import type { BatchOutcome, BatchSnapshot, CancelRecord, TerminalStatus } from '../../workflows/messages';
+import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
+import type { BatchOutcome, BatchSnapshot, CancelRecord, TerminalStatus } from '../../workflows/contract';
 import { recordingMetrics, type RecordingMetrics } from './recording-metrics';
 
 const PRICES: PriceTable = { 'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 } };
@@ -99,7 +99,7 @@ let ledger: Ledger;
 let metrics: RecordingMetrics;
 let sightings: string[];
 let sighting: SightingLookup;
-let acts: BatchActivities;
+let acts: WorkerActivities;
 
 function record(input: RecordOutcomeInput, attempt = 1): Promise<void> {
   const env = new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') });

@@ -1,12 +1,11 @@
-import type { BatchSnapshot, BatchStatus } from '../../workflows/messages';
+import type { BatchSnapshot, BatchStatus } from '../../workflows/contract';
 import {
-  DEFAULT_POLL_POLICY,
   initialSchedule,
   nextWaitSeconds,
-  observe,
-  resolvePollPolicy,
+  learnFromSnapshot,
   secondsToExpectedFinish,
-} from '../../workflows/poll-schedule';
+} from '../../workflows/batch/poll-schedule';
+import { DEFAULT_POLL_POLICY, resolvePollPolicy } from '../../workflows/shared/poll-policy';
 
 function snap(
   status: BatchStatus,
@@ -48,7 +47,7 @@ describe('poll schedule', () => {
     const waits: number[] = [];
     let t = 0;
     for (let i = 0; i < 12; i++) {
-      s = observe(s, snap('validating', 0), t, policy);
+      s = learnFromSnapshot(s, snap('validating', 0), t, policy);
       const w = nextWaitSeconds(s, snap('validating', 0), t, policy, false);
       waits.push(w);
       t += w;
@@ -60,17 +59,17 @@ describe('poll schedule', () => {
 
   test('a status change resets the wait to the initial interval', () => {
     let s = initialSchedule(policy);
-    for (let i = 0; i < 10; i++) s = observe(s, snap('validating', 0), i * 100, policy);
+    for (let i = 0; i < 10; i++) s = learnFromSnapshot(s, snap('validating', 0), i * 100, policy);
     expect(s.currentIntervalSeconds).toBe(900);
-    s = observe(s, snap('in_progress', 0), 2000, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 0), 2000, policy);
     expect(s.currentIntervalSeconds).toBe(30);
     expect(s.progress).toEqual([{ at: 2000, done: 0 }]);
   });
 
   test('aims at the finish predicted by the progress rate', () => {
     let s = initialSchedule(policy);
-    s = observe(s, snap('in_progress', 0), 0, policy);
-    for (let i = 1; i <= 8; i++) s = observe(s, snap('in_progress', i * 100), i * 100, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 0), 0, policy);
+    for (let i = 1; i <= 8; i++) s = learnFromSnapshot(s, snap('in_progress', i * 100), i * 100, policy);
     // 1 request/s, 200 left at t=800: finish in 200 s, well under the grown interval.
     expect(secondsToExpectedFinish(s, snap('in_progress', 800), 800)).toBe(200);
     expect(nextWaitSeconds(s, snap('in_progress', 800), 800, policy, false)).toBe(205);
@@ -82,11 +81,11 @@ describe('poll schedule', () => {
 
   test('never aims below the minimum; aims at expires_at when it comes first; polls fast once cancelled', () => {
     let s = initialSchedule(policy);
-    s = observe(s, snap('in_progress', 0), 0, policy);
-    s = observe(s, snap('in_progress', 999), 100, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 0), 0, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 999), 100, policy);
     expect(nextWaitSeconds(s, snap('in_progress', 999), 100, policy, false)).toBe(policy.minIntervalSeconds);
     let slow = initialSchedule(policy);
-    for (let i = 0; i < 10; i++) slow = observe(slow, snap('in_progress', i), i * 1000, policy);
+    for (let i = 0; i < 10; i++) slow = learnFromSnapshot(slow, snap('in_progress', i), i * 1000, policy);
     expect(nextWaitSeconds(slow, snap('in_progress', 9, 1000, 9000 + 120), 9000, policy, false)).toBe(125);
     expect(nextWaitSeconds(slow, snap('in_progress', 9), 9000, policy, true)).toBe(
       policy.cancelPollIntervalSeconds,
@@ -98,8 +97,8 @@ describe('poll schedule', () => {
 
   test('no rate without progress: no aiming on a stalled batch', () => {
     let s = initialSchedule(policy);
-    s = observe(s, snap('in_progress', 10), 0, policy);
-    s = observe(s, snap('in_progress', 10), 600, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 10), 0, policy);
+    s = learnFromSnapshot(s, snap('in_progress', 10), 600, policy);
     expect(secondsToExpectedFinish(s, snap('in_progress', 10), 600)).toBeNull();
   });
 

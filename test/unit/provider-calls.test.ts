@@ -11,7 +11,7 @@ import {
   meteredFetch,
   providerOperation,
 } from '../../src/worker/provider-calls';
-import type { BatchActivities, BatchRef } from '../../workflows/activity-types';
+import type { WorkerActivities, BatchRef } from '../../workflows/shared/activity-types';
 import { client, createChatBatch } from '../emulator/helpers';
 import { recordingMetrics, type RecordingMetrics } from './recording-metrics';
 
@@ -91,8 +91,8 @@ describe('the activities over a counted registry', () => {
   const KEY = 'sk-calls-key';
   let emu: EmulatorHandle;
   let metrics: RecordingMetrics;
-  let counted: BatchActivities;
-  let plain: BatchActivities;
+  let counted: WorkerActivities;
+  let plain: WorkerActivities;
   const mockEnv = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
   const settle = <T>(p: Promise<T>) =>
     p.then(

@@ -3,7 +3,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import type { ProviderEvent } from '../../workflows/messages';
+import type { ProviderEvent } from '../../workflows/contract';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { buildWebhookServer } from '../../src/webhooks/server';
 import { KEY, chatLine, client, startManual, upload } from '../emulator/helpers';

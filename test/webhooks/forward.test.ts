@@ -9,7 +9,7 @@ import {
   batchWorkflowId,
   statusQuery,
   type ProviderEvent,
-} from '../../workflows/messages';
+} from '../../workflows/contract';
 import type { WebhookEndpoint } from '../../src/webhooks/endpoints';
 import { startWebhookReceiver, type RunningReceiver } from '../../src/webhooks/receiver';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { batchWorkflowId } from '../../workflows/messages';
+import { batchWorkflowId } from '../../workflows/contract';
 
 /** Calls fn until ok(result) or the timeout; returns the last result for the test to assert on. */
 export async function eventually<T>(

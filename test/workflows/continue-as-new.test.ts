@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, statusQuery } from '../../workflows/messages';
+import { batchWorkflowId, statusQuery } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';

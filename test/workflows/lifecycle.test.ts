@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/messages';
+import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';

@@ -22,7 +22,7 @@ import { openLedger, type Ledger } from '../../src/ledger';
 import { temporalLogger } from '../../src/worker/logger';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
 import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, cancelSignal } from '../../workflows/messages';
+import { batchWorkflowId, cancelSignal } from '../../workflows/contract';
 import { runCli } from '../cli/run-cli';
 import { client, createChatBatch } from '../emulator/helpers';
 import { testServerPath } from '../helpers/temporal-env';

@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { toSnapshot } from '../../activities';
 import { batchLifecycle, submitBatch } from '../../workflows';
 import { startEmulator } from '../../src/emulator';
-import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/billing';
+import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/shared/billing';
 import {
   batchWorkflowId,
   cancelSignal,
@@ -20,8 +20,8 @@ import {
   type BatchOutcome,
   type SubmitOutcome,
   type SubmitWorkflowInput,
-} from '../../workflows/messages';
-import { childProgressSignal } from '../../workflows/carried-state';
+} from '../../workflows/contract';
+import { childProgressSignal } from '../../workflows/shared/child-progress';
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';

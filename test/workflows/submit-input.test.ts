@@ -2,8 +2,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { submitBatch } from '../../workflows';
-import { submitWorkflowId, type SubmitWorkflowInput } from '../../workflows/messages';
-import type { BatchActivities } from '../../workflows/activity-types';
+import { submitWorkflowId, type SubmitWorkflowInput } from '../../workflows/contract';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 
@@ -11,7 +11,7 @@ const env = useTimeSkippingEnv();
 
 /** Activities that record being called: none may be, whatever the input. */
 const calls: string[] = [];
-const names: (keyof BatchActivities)[] = [
+const names: (keyof WorkerActivities)[] = [
   'validateSubmission',
   'createBatch',
   'downloadResults',
@@ -29,7 +29,7 @@ const untouchable = Object.fromEntries(
       throw new Error(`activity ${name} must not run for bad input`);
     },
   ]),
-) as unknown as BatchActivities;
+) as unknown as WorkerActivities;
 
 const source = { path: '/data/requests.jsonl' };
 const endpoint = '/v1/chat/completions';

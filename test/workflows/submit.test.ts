@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { createActivities } from '../../activities';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { submitBatch, type batchLifecycle } from '../../workflows';
-import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/messages';
+import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/contract';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';

@@ -7,7 +7,7 @@ import type { Batch } from 'openai/resources/batches';
 import { ledgerSink } from '../../src/worker/ledger-sink';
 import { openSqliteLedger } from '../../src/ledger';
 import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, statusQuery } from '../../workflows/messages';
+import { batchWorkflowId, statusQuery } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';

@@ -4,8 +4,8 @@
 // its own history: no nondeterminism, nothing lost, each run finishes once.
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BatchActivities } from '../../workflows/activity-types';
-import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/messages';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
+import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
@@ -20,7 +20,7 @@ const HOUR = 3600;
 function deploy<T>(
   taskQueue: string,
   code: { code: string },
-  activities: BatchActivities,
+  activities: WorkerActivities,
   fn: () => Promise<T>,
 ): Promise<T> {
   return withWorker(env, activities, fn, {
@@ -62,7 +62,7 @@ test("runs started on v0.1.0 finish on today's code: mid-poll runs take the new 
   const b = newFake({ id: 'batch_upg_finish', total: 20, runSeconds: HOUR, failRatio: 0.1 });
   const tqB = uniqueTaskQueue('upgrade-b');
   let cleanupScheduled = false;
-  const stalled: BatchActivities = {
+  const stalled: WorkerActivities = {
     ...b.activities(),
     cleanupRemoteFiles: async () => {
       cleanupScheduled = true;

@@ -6,7 +6,7 @@ import {
   providerEventSignal,
   statusQuery,
   type ProviderEvent,
-} from '../../workflows/messages';
+} from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';

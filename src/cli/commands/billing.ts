@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_SQLITE_PATH, LEDGER_FORMATS, formatRows, openLedger, type LedgerFormat } from '../../ledger';
-import { TERMINAL_STATUSES, type TerminalStatus } from '../../../workflows/messages';
+import { TERMINAL_STATUSES, type TerminalStatus } from '../../../workflows/contract';
 import type { CliContext } from '../context';
 import { globals } from '../context';
 import { CliError, usageError } from '../output';

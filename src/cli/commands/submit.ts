@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SubmissionsClient } from '../../client';
-import type { SubmitWorkflowInput } from '../../../workflows/messages';
+import type { SubmitWorkflowInput } from '../../../workflows/contract';
 import { withBatchkeeper, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
 import { printJson } from '../output';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { PollPolicy } from '../../../workflows/messages';
+import type { PollPolicy } from '../../../workflows/contract';
 import { withBatchkeeper, type CliContext } from '../context';
 import { printJson } from '../output';
 import { nonEmpty, positiveNumber } from '../parse';
