@@ -27,25 +27,41 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },
   },
-  {
-    // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O.
-    files: ['workflows/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'os', 'child_process'],
-              message: 'No Node built-ins in workflow code.',
-            },
-            {
-              group: ['openai', 'openai/*', '../activities/*', '../src/*'],
-              message: 'Workflow code must stay deterministic: side effects belong in activities.',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  // Workflow code runs in Temporal's deterministic sandbox (no Node built-ins, no I/O), and in layers: contract/
+  // imports nothing else of workflows/, shared/ only contract/, each workflow's folder contract/, shared/ and its
+  // own files (test/workflows/layers.test.ts checks the same, cycles included).
+  ...workflowLayer(
+    'workflows/contract/**/*.ts',
+    '^\\.\\./|^@temporalio/workflow$',
+    'contract/ imports only contract/ files and no @temporalio/workflow: clients install it alone.',
+  ),
+  ...workflowLayer(
+    'workflows/shared/**/*.ts',
+    '^\\.\\./(batch|submission|fleet|budget|index)(/|$)|^\\.\\.$',
+    'shared/ imports only contract/ and shared/.',
+  ),
+  ...['batch', 'submission', 'fleet', 'budget'].flatMap((domain) =>
+    workflowLayer(
+      `workflows/${domain}/**/*.ts`,
+      `^\\.\\./(?!contract(/|$)|shared(/|$))|^\\.\\.$`,
+      `${domain}/ imports only contract/, shared/ and its own files (another workflow is started by its type name).`,
+    ),
+  ),
+  ...workflowLayer('workflows/*.ts', null, ''),
 );
+
+/** The sandbox's rules, and the layer's own (a regex of the import paths it may not use). */
+function workflowLayer(files, forbidden, message) {
+  const patterns = [
+    {
+      regex: '^(node:.*|fs|path|http|https|crypto|os|child_process)$',
+      message: 'No Node built-ins in workflow code.',
+    },
+    {
+      regex: '^(openai(/.*)?|(\\.\\./)+(activities|src)(/.*)?)$',
+      message: 'Workflow code must stay deterministic: side effects belong in activities.',
+    },
+  ];
+  if (forbidden) patterns.push({ regex: forbidden, message });
+  return [{ files: [files], rules: { 'no-restricted-imports': ['error', { patterns }] } }];
+}
