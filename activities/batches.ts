@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { isTerminal, type BatchSnapshot } from '../workflows/contract';
 import type { BatchRef, CancelBatchResult } from '../workflows/shared/activity-types';
 import { ErrorTypes } from '../workflows/shared/error-types';
-import { isTerminal, type BatchSnapshot } from '../workflows/contract';
 import { crashPoint } from './crash-points';
 import { asApiError, classifyProviderError } from './errors';
 import { toSnapshot } from './normalize';

@@ -3,12 +3,12 @@
 // It is an optimization only: a cold memory (a restart, a sweep landing on another worker) means a full walk, which
 // rebuilds it; correctness never depends on it (every registered batch is on a full walk at least every
 // `fullSweepEverySeconds`, and a batch workflow the fleet falls silent on polls on its own).
-import type { FleetEntry } from '../workflows/contract';
 import {
   isTerminal,
   type BatchSnapshot,
   type BatchStatus,
   type BatchTimestamps,
+  type FleetEntry,
 } from '../workflows/contract';
 
 /** Look a little after the predicted finish, so the provider has flipped the status when we do. */

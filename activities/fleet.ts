@@ -6,21 +6,22 @@ import type { Batch } from 'openai/resources/batches';
 import {
   DEFAULT_FLEET_POLICY,
   FLEET_WORKFLOW_TYPE,
+  batchWorkflowId,
   fleetEntriesQuery,
   fleetRegisterSignal,
   fleetSnapshotSignal,
   fleetWorkflowId,
+  type BatchSnapshot,
   type FleetEntry,
   type FleetObservation,
   type FleetPolicy,
   type SweepResult,
 } from '../workflows/contract';
-import { type RegisterInput, type SweepInput } from '../workflows/shared/activity-types';
-import { batchWorkflowId, type BatchSnapshot } from '../workflows/contract';
+import type { RegisterInput, SweepInput } from '../workflows/shared/activity-types';
 import { withPush } from './batches';
+import { classifyProviderError } from './errors';
 import { SweepMemory, type Cadence } from './fleet-memory';
 import { RegistrationCoalescer } from './fleet-registrations';
-import { classifyProviderError } from './errors';
 import { toSnapshot } from './normalize';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from './providers';
 

@@ -1,6 +1,6 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { WorkflowClient } from '@temporalio/client';
-import type { WorkerActivities, BatchRef, RecordOutcomeInput } from '../workflows/shared/activity-types';
+import type { BatchRef, RecordOutcomeInput, WorkerActivities } from '../workflows/shared/activity-types';
 import { cancelBatch, retrieveBatch } from './batches';
 import { createBudgetActivities } from './budget';
 import { crashPoint } from './crash-points';

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
-import { ErrorTypes } from '../workflows/shared/error-types';
 import type { FleetPolicy } from '../workflows/contract';
+import { ErrorTypes } from '../workflows/shared/error-types';
 import { rememberSecret } from './redact';
 
 export type ProviderKind = 'openai' | 'dashscope' | 'generic';

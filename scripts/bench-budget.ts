@@ -3,17 +3,17 @@
 // the ideal (total tokens / limit x one batch's duration). Time-skipping server; the emulator runs on a real clock,
 // so batch durations and the wall time are real.
 // Run: npm run bench:budget
+import OpenAI from 'openai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import OpenAI from 'openai';
 import { requestTokens } from '../activities/tokens/estimate';
 import { startEmulator } from '../src/emulator';
-import { submitBatch } from '../workflows';
-import { submitWorkflowId } from '../workflows/contract';
 import { emulatorActivities } from '../test/helpers/emulator-activities';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';
+import { submitBatch } from '../workflows';
+import { submitWorkflowId } from '../workflows/contract';
 
 const PARTS = 20;
 const LINES_PER_PART = 10;

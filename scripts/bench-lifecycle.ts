@@ -4,11 +4,11 @@
 //  - latency (real ms) from the `cancel` signal to the provider's cancel call
 // Run: npm run bench:lifecycle
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { batchLifecycle } from '../workflows';
-import { batchWorkflowId, cancelSignal } from '../workflows/contract';
 import { FakeProvider } from '../test/helpers/fake-provider';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';
+import { batchLifecycle } from '../workflows';
+import { batchWorkflowId, cancelSignal } from '../workflows/contract';
 
 const HOUR = 3600;
 const CANCEL_SAMPLES = Number(process.env.BENCH_CANCEL_SAMPLES ?? 30);

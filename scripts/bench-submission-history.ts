@@ -8,14 +8,14 @@
 // Batches finish spread over the window (12 h to 330 h) and 2 % of their requests fail.
 // Run: npm run bench:submission-history
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { submitBatch } from '../workflows';
-import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/batch/parent-reports';
-import { batchWorkflowId, submitWorkflowId } from '../workflows/contract';
-import { PATCH_BOUNDED_HISTORY, PATCH_WAIT_FOR_HANDLERS } from '../workflows/submission/submit-batch';
 import { watchOrphanedChildLocks } from '../test/helpers/child-lock-watcher';
 import { FakeFleet } from '../test/helpers/fake-fleet';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 import { withWorker } from '../test/helpers/worker';
+import { submitBatch } from '../workflows';
+import { PATCH_REPORT_OUTCOME_TO_PARENT } from '../workflows/batch/parent-reports';
+import { batchWorkflowId, submitWorkflowId } from '../workflows/contract';
+import { PATCH_BOUNDED_HISTORY, PATCH_WAIT_FOR_HANDLERS } from '../workflows/submission/submit-batch';
 
 const HOUR = 3600;
 const WINDOW_HOURS = 336;

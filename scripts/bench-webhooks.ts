@@ -11,23 +11,23 @@
  * timer and workflow-task latency on the dev server is 1.4 provider seconds, which inflates the polling run's
  * lateness; `npm run bench:lifecycle` has the unscaled figure on the time-skipping server.
  */
+import pino from 'pino';
+import { Worker } from '@temporalio/worker';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
-import pino from 'pino';
 import { createActivities } from '../activities';
 import { ProviderRegistry } from '../activities/providers';
 import { BatchkeeperClient } from '../src/client';
 import { startEmulator, type EmulatorHandle } from '../src/emulator';
 import { startWebhookReceiver } from '../src/webhooks/receiver';
 import { registerSearchAttributes } from '../src/worker/search-attributes';
-import { DEFAULT_POLL_POLICY } from '../workflows/shared/poll-policy';
-import type { PollPolicy } from '../workflows/contract';
-import { createBatch, freePort, nearestRank, openaiClient } from '../test/e2e/harness';
 import { createLocalEnv } from '../test/client/local-server';
+import { createBatch, freePort, nearestRank, openaiClient } from '../test/e2e/harness';
 import { uniqueTaskQueue } from '../test/helpers/worker';
 import { workflowBundle } from '../test/helpers/workflow-bundle';
+import type { PollPolicy } from '../workflows/contract';
+import { DEFAULT_POLL_POLICY } from '../workflows/shared/poll-policy';
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 10);
 const SPEED = Number(process.env.BENCH_SPEED ?? 1440);

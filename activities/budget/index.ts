@@ -5,9 +5,14 @@
 import { activityInfo } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type WorkflowClient } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import {
+  BUDGET_WORKFLOW_TYPE,
+  acquireUpdate,
+  releaseSignal,
+  type BudgetWorkflowInput,
+  type TokenBudgetWorkflow,
+} from '../../workflows/contract';
 import type { BudgetActivities } from '../../workflows/shared/activity-types';
-import { acquireUpdate, releaseSignal, type BudgetWorkflowInput } from '../../workflows/contract';
-import type { tokenBudget } from '../../workflows/budget/token-budget';
 
 export interface BudgetDeps {
   /** Absent: a worker without a Temporal client cannot use token budgets (a clear failure, not a hang). */
@@ -32,10 +37,13 @@ export function createBudgetActivities(deps: BudgetDeps): BudgetActivities {
   return {
     acquireTokenBudget: async (input) => {
       const client = clientOf(deps);
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof tokenBudget>('tokenBudget', {
-        ...startOptions(input),
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
+      const startWorkflowOperation = new WithStartWorkflowOperation<TokenBudgetWorkflow>(
+        BUDGET_WORKFLOW_TYPE,
+        {
+          ...startOptions(input),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        },
+      );
       return client.executeUpdateWithStart(acquireUpdate, {
         args: [input.request],
         // Within a run, the server dedupes a retried acquire; across runs, the handler does (by holder id).
@@ -46,7 +54,7 @@ export function createBudgetActivities(deps: BudgetDeps): BudgetActivities {
     releaseTokenBudget: async (input) => {
       const client = clientOf(deps);
       // With start: a budget that closed (idle) or is between runs still gets it; an unknown holder is a no-op.
-      await client.signalWithStart<typeof tokenBudget, [typeof input.release]>('tokenBudget', {
+      await client.signalWithStart<TokenBudgetWorkflow, [typeof input.release]>(BUDGET_WORKFLOW_TYPE, {
         ...startOptions(input),
         signal: releaseSignal,
         signalArgs: [input.release],

@@ -1,3 +1,6 @@
+import type OpenAI from 'openai';
+import { log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
@@ -5,14 +8,11 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { ApplicationFailure } from '@temporalio/common';
-import { log } from '@temporalio/activity';
-import type OpenAI from 'openai';
 import { ErrorTypes } from '../../workflows/shared/error-types';
 import { crashPoint } from '../crash-points';
 import { classifyProviderError } from '../errors';
 import type { ProviderRegistry } from '../providers';
-import { readLines, LineSplitter } from './lines';
+import { LineSplitter, readLines } from './lines';
 import {
   FILE_NAMES,
   readManifest,

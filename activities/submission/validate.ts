@@ -1,8 +1,8 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { classifyProviderError, asApiError } from '../errors';
+import { budgetWorkflowId } from '../../workflows/contract';
+import { asApiError, classifyProviderError } from '../errors';
 import { tokenBudgetFor, type ProviderRegistry, type TokenBudgetLimit } from '../providers';
 import { requestTokens, tokenMethod, type TokenMethod } from '../tokens/estimate';
-import { budgetWorkflowId } from '../../workflows/contract';
 import { ProblemList, invalidSubmission } from './failures';
 import { limitsFor, overrideProblems, type ProviderLimits } from './limits';
 import { readLines } from './lines';
@@ -10,7 +10,7 @@ import { checkMetadata } from './metadata';
 import { beat } from './progress';
 import { ChunkWriter } from './split';
 import { stagingDirFor } from './staging';
-import type { ValidateSubmissionInput, ValidatedSubmission } from './types';
+import type { ValidatedSubmission, ValidateSubmissionInput } from './types';
 import { envelope, generatedId, readRequestLine } from './wrap';
 
 export interface ValidateDeps {

@@ -3,8 +3,8 @@
 // submit, track, cancel, results, clean-up and billing.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PollPolicy, SubmitWorkflowInput } from '../../workflows/contract';
 import { EMULATOR_PROVIDER, sleep } from '../../test/e2e/harness';
+import type { PollPolicy, SubmitWorkflowInput } from '../../workflows/contract';
 import type { CellWorld } from './world';
 
 /** Polls every second: "stuck" is judged against this cap. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { BatchkeeperClient, connectClient, type ConnectOptions, type ConnectedClient } from '../client';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
+import { BatchkeeperClient, connectClient, type ConnectOptions, type ConnectedClient } from '../client';
 import type { CliIo } from './output';
 
 /** Options every command accepts (commander reads them before or after the command name). */

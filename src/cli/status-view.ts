@@ -1,6 +1,10 @@
+import {
+  isTerminal,
+  type BatchStatus,
+  type BillingTotals,
+  type RequestCounts,
+} from '../../workflows/contract';
 import type { BatchStatusResult, ExecutionStatus } from '../client';
-import type { BatchStatus, BillingTotals, RequestCounts } from '../../workflows/contract';
-import { isTerminal } from '../../workflows/contract';
 
 /** What the CLI shows of a status, whichever source answered. */
 export interface StatusSummary {

@@ -1,4 +1,3 @@
-import { startMetadata } from '../../workflows/contract';
 import {
   CancelledFailure,
   TerminatedFailure,
@@ -11,19 +10,18 @@ import {
 } from '@temporalio/client';
 import { WorkflowNotFoundError, type TypedSearchAttributes } from '@temporalio/common';
 import {
+  BATCH_WORKFLOW_TYPE,
   BatchProviderKey,
   BatchRequestsCompletedKey,
   BatchRequestsFailedKey,
   BatchRequestsTotalKey,
   BatchStatusKey,
-} from '../../workflows/contract';
-import type { batchLifecycle } from '../../workflows';
-import {
-  BATCH_WORKFLOW_TYPE,
   DEFAULT_TASK_QUEUE,
   batchWorkflowId,
   cancelSignal,
+  startMetadata,
   statusQuery,
+  type BatchLifecycleWorkflow,
   type BatchOutcome,
   type BatchStatus,
   type BatchStatusView,
@@ -39,7 +37,7 @@ import {
   type EndedWithoutOutcome,
 } from './errors';
 
-type BatchWorkflow = typeof batchLifecycle;
+type BatchWorkflow = BatchLifecycleWorkflow;
 
 /** Temporal's execution status, lower-cased: `running`, `completed`, `cancelled`, `timed_out`, ... */
 export type ExecutionStatus =

@@ -1,6 +1,6 @@
-import { inspect } from 'node:util';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/common';
+import { inspect } from 'node:util';
 import type { BatchStatusView, BillingTotals } from '../../workflows/contract';
 
 /** No workflow tracks this batch (never tracked, or its history was already deleted by retention). */

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import type { submitBatch } from '../../workflows';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_TASK_QUEUE,
   SUBMIT_WORKFLOW_TYPE,
@@ -9,13 +8,14 @@ import {
   submitStatusQuery,
   submitWorkflowId,
   type CancelRequest,
+  type SubmitBatchWorkflow,
   type SubmitOutcome,
   type SubmitStatusView,
   type SubmitWorkflowInput,
 } from '../../workflows/contract';
 import { BatchNotFoundError } from './errors';
 
-type SubmitWorkflow = typeof submitBatch;
+type SubmitWorkflow = SubmitBatchWorkflow;
 
 export interface SubmitResult {
   name: string;

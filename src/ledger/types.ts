@@ -1,5 +1,4 @@
-import type { TerminalStatus } from '../../workflows/contract';
-import { TERMINAL_STATUSES } from '../../workflows/contract';
+import { TERMINAL_STATUSES, type TerminalStatus } from '../../workflows/contract';
 
 /** One batch's billing totals as finance reads them: exactly one row per batch id. */
 export interface LedgerRow {

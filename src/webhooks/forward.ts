@@ -1,14 +1,14 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import type { batchLifecycle } from '../../workflows';
 import {
   BATCH_WORKFLOW_TYPE,
   batchWorkflowId,
   providerEventSignal,
+  startMetadata,
+  type BatchLifecycleWorkflow,
   type BatchWorkflowInput,
   type ProviderEvent,
 } from '../../workflows/contract';
-import { startMetadata } from '../../workflows/contract';
 
 /**
  * What became of an event: `signalled` a running workflow; `started` one (trackUnknown); `untracked`: no
@@ -56,7 +56,7 @@ export class EventForwarder {
   private async signalWithStart(event: ProviderEvent): Promise<ForwardResult> {
     const input: BatchWorkflowInput = { batchId: event.batchId, provider: event.provider };
     try {
-      await this.client.workflow.signalWithStart<typeof batchLifecycle, [ProviderEvent]>(
+      await this.client.workflow.signalWithStart<BatchLifecycleWorkflow, [ProviderEvent]>(
         BATCH_WORKFLOW_TYPE,
         {
           workflowId: batchWorkflowId(event.batchId),

@@ -4,8 +4,8 @@
 // pair is an indexed query, and an idle profile costs one query per refresh.
 import type { Client } from '@temporalio/client';
 import { BATCH_STATUSES, BATCH_WORKFLOW_TYPE } from '../../workflows/contract';
-import type { BatchkeeperMetrics } from './metrics';
 import type { Pino } from './logger';
+import type { BatchkeeperMetrics } from './metrics';
 
 export const IN_FLIGHT_REFRESH_MS = 30_000;
 

@@ -3,8 +3,8 @@
 // (A worker dying between the insert and the metrics loses that batch's observations: never twice, at worst none.)
 import type { Client } from '@temporalio/client';
 import type { OutcomeSink } from '../../activities';
-import type { RecordOutcomeInput } from '../../workflows/shared/activity-types';
 import { statusQuery, type BatchOutcome } from '../../workflows/contract';
+import type { RecordOutcomeInput } from '../../workflows/shared/activity-types';
 import type { Ledger, LedgerRow, PriceTable } from '../ledger';
 import { ledgerSink } from './ledger-sink';
 import type { Pino } from './logger';

@@ -2,11 +2,10 @@
 // their own (`<queue>-provider-<profile>`), polled by an activity-only worker that asks the Temporal server for
 // that queue's activity rate limit. The server enforces it for the queue as a whole, so 10 workers on 3 machines
 // together start at most `rateLimitPerSecond` provider activities a second (docs/scale.md).
-import type { NativeConnection } from '@temporalio/worker';
-import { Worker } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderProfile } from '../../activities/providers';
-import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { providerTaskQueue } from '../../workflows/contract';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 
 export interface ProviderQueueOptions {
   connection: NativeConnection;

@@ -1,7 +1,6 @@
 // What a sweep's memory makes of its sightings: when each batch is next worth a look.
 import { SweepMemory } from '../../activities/fleet-memory';
-import type { FleetEntry } from '../../workflows/contract';
-import type { BatchSnapshot, BatchStatus } from '../../workflows/contract';
+import type { BatchSnapshot, BatchStatus, FleetEntry } from '../../workflows/contract';
 
 const T = 1_800_000_000;
 const cadence = { minIntervalSeconds: 20, fullSweepEverySeconds: 900 };

@@ -1,10 +1,10 @@
 // The sweep's walk and throttle, against scripted list pages (no Temporal): where it stops, whom it signals, and
 // what it makes of providers whose pages lack has_more or whose timestamps are 0.
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type OpenAI from 'openai';
-import { ProviderRegistry } from '../../activities/providers';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { sweep, type SweepDeps } from '../../activities/fleet';
 import { SweepMemory } from '../../activities/fleet-memory';
+import { ProviderRegistry } from '../../activities/providers';
 import type { FleetEntry, FleetObservation } from '../../workflows/contract';
 import type { SweepInput } from '../../workflows/shared/activity-types';
 

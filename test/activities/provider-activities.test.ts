@@ -2,12 +2,12 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { failure } from '../helpers/failures';
-import { ProviderRegistry } from '../../activities/providers';
 import { retryAfterMs } from '../../activities/errors';
-import type { WorkerActivities } from '../../workflows/shared/activity-types';
+import { ProviderRegistry } from '../../activities/providers';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { client, createChatBatch } from '../emulator/helpers';
+import { failure } from '../helpers/failures';
 
 const KEY = 'sk-test-key';
 let emu: EmulatorHandle;

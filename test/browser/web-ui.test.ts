@@ -4,13 +4,13 @@
 //
 // Needs Chromium (Debian: `bash scripts/install-chromium.sh`, or CHROMIUM_PATH) and the Temporal CLI
 // (`npm run provision`, or TEMPORAL_CLI_PATH). Screenshots of every step go to artifacts/screenshots/.
+import OpenAI, { toFile } from 'openai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import OpenAI, { toFile } from 'openai';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { BatchkeeperClient, connectClient, type ConnectedClient } from '../../src/client';
 import { findTemporalCli, startDevServer, stopChild, type DevServer } from '../../src/dev/temporal-cli';

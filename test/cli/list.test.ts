@@ -1,17 +1,17 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BatchkeeperClient } from '../../src/client';
-import { uniqueTaskQueue } from '../helpers/worker';
-import { createLocalEnv } from '../client/local-server';
-import { expectOneLineError, runCli } from './run-cli';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
-import { BATCH_WORKFLOW_TYPE } from '../../workflows/contract';
 import {
+  BATCH_WORKFLOW_TYPE,
   BatchProviderKey,
   BatchRequestsCompletedKey,
   BatchRequestsFailedKey,
   BatchRequestsTotalKey,
   BatchStatusKey,
 } from '../../workflows/contract';
+import { createLocalEnv } from '../client/local-server';
+import { uniqueTaskQueue } from '../helpers/worker';
+import { expectOneLineError, runCli } from './run-cli';
 
 // `list` needs visibility, which only a dev server has; no worker is needed for workflows to be listed.
 let env: TestWorkflowEnvironment;

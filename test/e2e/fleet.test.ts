@@ -1,9 +1,12 @@
 // Fleet polling end to end: the dev server, `batchkeeper worker` as a child process, the emulator over HTTP. The
 // same 20 batches are tracked twice, by a worker whose profile has fleet polling off (each batch retrieves itself)
 // and by one with it on (the profile's poller lists them, 100 a call); provider calls come from the emulator's log.
-import type { BatchOutcome } from '../../workflows/contract';
-import { batchWorkflowId } from '../../workflows/contract';
-import { fleetStatusQuery, fleetWorkflowId } from '../../workflows/contract';
+import {
+  batchWorkflowId,
+  fleetStatusQuery,
+  fleetWorkflowId,
+  type BatchOutcome,
+} from '../../workflows/contract';
 import { createBatch, stopAll } from './harness';
 import { E2E_TIMEOUT_MS, startTemporal, startWorld, type Temporal, type World } from './world';
 

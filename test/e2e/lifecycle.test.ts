@@ -1,7 +1,7 @@
 // End to end on real processes: the Temporal dev server, the emulator over HTTP, `batchkeeper worker` and the
 // `batchkeeper` CLI as child processes, and the `temporal` CLI as a foreign client.
-import { requestFails } from '../../src/emulator';
 import type { BatchStatusResult } from '../../src/client';
+import { requestFails } from '../../src/emulator';
 import type { BatchStatusView } from '../../workflows/contract';
 import { createBatch, freePort, sleep, stopAll, waitUntil } from './harness';
 import {

@@ -1,16 +1,20 @@
 // The worker's business metrics end to end: two batches (one completed, one cancelled) through the real worker
 // process, then its Prometheus endpoint scraped and checked against the ledger rows and the workflows' own
 // records. And the in-flight gauge's visibility counts on the dev server.
+import pino from 'pino';
+import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import pino from 'pino';
-import { BATCH_STATUSES, type BatchOutcome } from '../../workflows/contract';
-import { BatchProviderKey, BatchStatusKey } from '../../workflows/contract';
 import { startInFlightGauge } from '../../src/worker/in-flight';
 import { METRICS } from '../../src/worker/metrics';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
+import {
+  BATCH_STATUSES,
+  BatchProviderKey,
+  BatchStatusKey,
+  type BatchOutcome,
+} from '../../workflows/contract';
 import { recordingMetrics } from '../unit/recording-metrics';
 import { EMULATOR_PROVIDER, createBatch, freePort, stopAll, waitUntil } from './harness';
 import { E2E_TIMEOUT_MS, TRACK_FAST, startTemporal, startWorld, type Temporal, type World } from './world';

@@ -1,13 +1,13 @@
 // One end-to-end world per test: the emulator over HTTP (in the test process), a `batchkeeper worker` child on
 // a fresh task queue with its own temp dir (cwd, ledger, log), and the CLI / client pointed at the dev server.
+import type OpenAI from 'openai';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type OpenAI from 'openai';
 import { BatchkeeperClient } from '../../src/client';
-import type { BatchOutcome } from '../../workflows/contract';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../src/emulator';
 import { openLedger, type LedgerRow } from '../../src/ledger';
+import type { BatchOutcome } from '../../workflows/contract';
 import { createLocalEnv, temporalCliPath } from '../client/local-server';
 import { uniqueTaskQueue } from '../helpers/worker';
 import {

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
 import type { WorkflowClient } from '@temporalio/client';
+import { join } from 'node:path';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import type { EmulatorHandle, EmulatorOptions } from '../../src/emulator';

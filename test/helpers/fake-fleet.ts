@@ -2,14 +2,14 @@
 // server. Validation and creation are scripted (no files); retrieve, cancel and the ledger are the real
 // activities over FakeProviders routed by batch id. Result files are not served: start submissions with
 // `results: { download: false }` (billing comes from the batches' counts and usage).
-import type { Client } from '@temporalio/client';
 import type OpenAI from 'openai';
+import type { Client } from '@temporalio/client';
 import { APIError } from 'openai';
 import { createActivities } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
 import { batchLifecycle } from '../../workflows';
-import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
 import { batchWorkflowId } from '../../workflows/contract';
+import type { RecordOutcomeInput, WorkerActivities } from '../../workflows/shared/activity-types';
 import type { SubmissionChunk } from '../../workflows/shared/submission-activity-types';
 import { FAKE_VALID_KEY, FakeProvider, type BatchPlan } from './fake-provider';
 

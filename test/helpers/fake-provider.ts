@@ -1,15 +1,14 @@
 // A scripted provider for workflow tests: a batch whose state is a function of the (skipped) server time,
 // served through the real activities (real normalization, real error classification, real cancel logic).
+import type OpenAI from 'openai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIError } from 'openai';
-import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
-import { createActivities } from '../../activities';
+import { createActivities, type OutcomeSink } from '../../activities';
 import { ProviderRegistry, type ProviderProfile } from '../../activities/providers';
-import type { OutcomeSink } from '../../activities';
-import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
+import type { RecordOutcomeInput, WorkerActivities } from '../../workflows/shared/activity-types';
 
 /** The key the fake provider accepts; any other key gets a 401 like OpenAI's. */
 export const FAKE_VALID_KEY = 'sk-fake-test-key';

@@ -1,10 +1,10 @@
 // Recorded scenarios: run on the time-skipping server, their histories kept as replay fixtures.
+import type { WorkflowHandle } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
-import type { History } from '@temporalio/common/lib/proto-utils';
 import { startEmulator } from '../../src/emulator';
 import { batchLifecycle, submitBatch } from '../../workflows';
 import { batchWorkflowId, cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/contract';

@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   DefaultLogger,
   Runtime,
@@ -9,10 +9,10 @@ import {
   type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { inspect } from 'node:util';
 import { SERVED_PROFILES, type ServingActivities } from '../../activities';
-import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { providerTaskQueue } from '../../workflows/contract';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { workflowBundle } from './workflow-bundle';
 
 /**

@@ -1,5 +1,5 @@
-import type { BatchOutcome, BatchSnapshot, TerminalStatus } from '../../workflows/contract';
 import type { LedgerRow } from '../../src/ledger/types';
+import type { BatchOutcome, BatchSnapshot, TerminalStatus } from '../../workflows/contract';
 
 const T0 = Date.UTC(2026, 0, 10, 8, 0, 0) / 1000; // 2026-01-10T08:00:00Z
 

@@ -1,20 +1,20 @@
 // The recordOutcome activity as the worker wires it (real activities, real ledger sink, a SQLite ledger),
 // against scripted providers shaped like the ones we did not write: no `model`, no `usage`, refusals.
+import OpenAI, { APIError } from 'openai';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-import OpenAI, { APIError } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../src/worker/ledger-sink';
+import { toSnapshot } from '../../activities/normalize';
 import { MAX_FIRST_LINE_BYTES } from '../../activities/outcome-model';
 import { ProviderRegistry } from '../../activities/providers';
-import { toSnapshot } from '../../activities/normalize';
 import { openSqliteLedger, type Ledger, type LedgerRow, type PriceTable } from '../../src/ledger';
-import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import type { BatchOutcome, TokenUsage } from '../../workflows/contract';
+import type { RecordOutcomeInput, WorkerActivities } from '../../workflows/shared/activity-types';
 import { runCli } from '../cli/run-cli';
 
 const PRICES: PriceTable = {

@@ -1,7 +1,6 @@
-import type { CancelRecord, TokenUsage } from '../../workflows/contract';
-import { estimateCostUsd, findPrice, rowFromOutcome } from '../../src/ledger';
-import type { PriceTable } from '../../src/ledger';
+import { estimateCostUsd, findPrice, rowFromOutcome, type PriceTable } from '../../src/ledger';
 import { normalizeRow } from '../../src/ledger/types';
+import type { CancelRecord, TokenUsage } from '../../workflows/contract';
 import { outcome, snapshot, unix } from './fixtures';
 
 const RECORDED = '2026-01-10T10:00:00.000Z';

@@ -1,6 +1,6 @@
 // The budget's rules without Temporal: order, idempotence, release, the lowered limit after a provider refusal.
-import type { AcquireRequest } from '../../workflows/contract';
 import { BudgetState } from '../../workflows/budget/state';
+import type { AcquireRequest } from '../../workflows/contract';
 
 const req = (holderId: string, tokens: number, over: Partial<AcquireRequest> = {}): AcquireRequest => ({
   holderId,

@@ -1,12 +1,12 @@
 // Per-batch metrics through the recordOutcome activity as the worker wires it (real activities, the metered
 // ledger sink, a SQLite ledger): counted once per batch whatever the retries, with the ledger's own figures.
+import type OpenAI from 'openai';
+import pino from 'pino';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
-import type OpenAI from 'openai';
-import pino from 'pino';
 import { createActivities } from '../../activities';
 import { ProviderRegistry } from '../../activities/providers';
 import { openSqliteLedger, type Ledger, type PriceTable } from '../../src/ledger';
@@ -17,8 +17,8 @@ import {
   type SightingLookup,
   type TerminalSighting,
 } from '../../src/worker/outcome-metrics';
-import type { WorkerActivities, RecordOutcomeInput } from '../../workflows/shared/activity-types';
 import type { BatchOutcome, BatchSnapshot, CancelRecord, TerminalStatus } from '../../workflows/contract';
+import type { RecordOutcomeInput, WorkerActivities } from '../../workflows/shared/activity-types';
 import { recordingMetrics, type RecordingMetrics } from './recording-metrics';
 
 const PRICES: PriceTable = { 'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 } };

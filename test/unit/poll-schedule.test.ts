@@ -1,10 +1,10 @@
-import type { BatchSnapshot, BatchStatus } from '../../workflows/contract';
 import {
   initialSchedule,
-  nextWaitSeconds,
   learnFromSnapshot,
+  nextWaitSeconds,
   secondsToExpectedFinish,
 } from '../../workflows/batch/poll-schedule';
+import type { BatchSnapshot, BatchStatus } from '../../workflows/contract';
 import { DEFAULT_POLL_POLICY, resolvePollPolicy } from '../../workflows/shared/poll-policy';
 
 function snap(

@@ -11,7 +11,7 @@ import {
   meteredFetch,
   providerOperation,
 } from '../../src/worker/provider-calls';
-import type { WorkerActivities, BatchRef } from '../../workflows/shared/activity-types';
+import type { BatchRef, WorkerActivities } from '../../workflows/shared/activity-types';
 import { client, createChatBatch } from '../emulator/helpers';
 import { recordingMetrics, type RecordingMetrics } from './recording-metrics';
 

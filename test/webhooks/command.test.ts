@@ -1,9 +1,9 @@
 // `batchkeeper webhooks`: its configuration errors (one line, exit 2, no secret in them) and the command as a real
 // process forwarding a signed delivery to a workflow on a real Temporal server.
 import { ConfigError, loadProviderProfiles } from '../../src/config/providers';
-import { batchWorkflowId, BATCH_WORKFLOW_TYPE, statusQuery } from '../../workflows/contract';
-import { cleanEnv, spawnBatchkeeper, stopAll } from '../e2e/harness';
+import { BATCH_WORKFLOW_TYPE, batchWorkflowId, statusQuery } from '../../workflows/contract';
 import { expectOneLineError, runCli } from '../cli/run-cli';
+import { cleanEnv, spawnBatchkeeper, stopAll } from '../e2e/harness';
 import { FakeProvider } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';

@@ -1,13 +1,13 @@
 // The emulator's signed webhooks: delivered at every terminal status, signed as Standard Webhooks say (checked with
 // an HMAC computed here), retried after a 5xx, and duplicated / delayed / reordered under the `webhooks` faults.
+import pino from 'pino';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import type { ProviderEvent } from '../../workflows/contract';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { buildWebhookServer } from '../../src/webhooks/server';
-import { KEY, chatLine, client, startManual, upload } from '../emulator/helpers';
+import type { ProviderEvent } from '../../workflows/contract';
 import { runCli } from '../cli/run-cli';
+import { KEY, chatLine, client, startManual, upload } from '../emulator/helpers';
 import { newSecret, signature } from './signing';
 
 const SECRET = newSecret();

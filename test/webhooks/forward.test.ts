@@ -1,17 +1,17 @@
 // Receiver over HTTP -> a real Temporal server: signals reach running `batchLifecycle` workflows (FakeProvider
 // activities), unknown batches are ignored or, with trackUnknown, tracked; a Temporal that does not answer is a 503.
+import pino from 'pino';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/common';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import pino from 'pino';
+import type { WebhookEndpoint } from '../../src/webhooks/endpoints';
+import { startWebhookReceiver, type RunningReceiver } from '../../src/webhooks/receiver';
 import {
   BATCH_WORKFLOW_TYPE,
   batchWorkflowId,
   statusQuery,
   type ProviderEvent,
 } from '../../workflows/contract';
-import type { WebhookEndpoint } from '../../src/webhooks/endpoints';
-import { startWebhookReceiver, type RunningReceiver } from '../../src/webhooks/receiver';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';

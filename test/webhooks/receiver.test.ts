@@ -2,10 +2,10 @@
 // what is deduplicated, and what the provider is told to retry (5xx).
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { ProviderEvent } from '../../workflows/contract';
 import type { ForwardResult } from '../../src/webhooks/forward';
 import { buildWebhookServer } from '../../src/webhooks/server';
 import { DeliveryVerifier } from '../../src/webhooks/verify';
+import type { ProviderEvent } from '../../workflows/contract';
 import { batchEvent, newSecret, signature, signedHeaders } from './signing';
 
 const SECRET = newSecret();

@@ -2,8 +2,13 @@
 // provider's batches (100 a call) and signals what changed; the batches' own retrieves become a safety net and the
 // confirmation of a terminal status. Provider calls are counted by the scripted provider.
 import { batchLifecycle } from '../../workflows';
-import { fleetStatusQuery, fleetWorkflowId } from '../../workflows/contract';
-import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/contract';
+import {
+  batchWorkflowId,
+  fleetStatusQuery,
+  fleetWorkflowId,
+  statusQuery,
+  type BatchOutcome,
+} from '../../workflows/contract';
 import { FakeFleet, type FleetPlan } from '../helpers/fake-fleet';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';

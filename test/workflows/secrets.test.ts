@@ -2,10 +2,6 @@
 // emulator's 401s quoting the wrong key (whole, and masked as OpenAI does), and then everything the run produced
 // is searched for any key: every history (raw, and every payload decoded), descriptions and current details, the
 // worker's logs, the ledger and the files the worker wrote, the CLI's output and the errors clients saw.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { inspect } from 'node:util';
 import pino from 'pino';
 import OpenAI from 'openai';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -13,12 +9,16 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { createActivities } from '../../activities';
-import { ledgerSink } from '../../src/worker/ledger-sink';
 import { ProviderRegistry } from '../../activities/providers';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { maskKey } from '../../src/emulator/unauthorized';
 import { openLedger, type Ledger } from '../../src/ledger';
+import { ledgerSink } from '../../src/worker/ledger-sink';
 import { temporalLogger } from '../../src/worker/logger';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
 import { batchLifecycle } from '../../workflows';

@@ -1,17 +1,16 @@
 // Submissions whose history would outgrow Temporal's limits: many batches over long windows, on the time-skipping
 // server with scripted batches (FakeFleet) through the real retrieve, cancel and ledger activities.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toSnapshot } from '../../activities';
-import { batchLifecycle, submitBatch } from '../../workflows';
 import { startEmulator } from '../../src/emulator';
-import { addBilling, computeBilling, ZERO_BILLING } from '../../workflows/shared/billing';
+import { batchLifecycle, submitBatch } from '../../workflows';
 import {
   batchWorkflowId,
   cancelSignal,
@@ -21,6 +20,7 @@ import {
   type SubmitOutcome,
   type SubmitWorkflowInput,
 } from '../../workflows/contract';
+import { ZERO_BILLING, addBilling, computeBilling } from '../../workflows/shared/billing';
 import { childProgressSignal } from '../../workflows/shared/child-progress';
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';

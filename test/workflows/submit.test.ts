@@ -1,20 +1,20 @@
 // Submissions end to end on the time-skipping server: real activities, the emulator over HTTP, real files.
+import OpenAI from 'openai';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import OpenAI from 'openai';
 import { createActivities } from '../../activities';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { submitBatch, type batchLifecycle } from '../../workflows';
 import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/contract';
+import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { withWorker } from '../helpers/worker';
-import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { workflowBundle } from '../helpers/workflow-bundle';
-import { Worker } from '@temporalio/worker';
 
 const KEY = 'sk-submit-test';
 let env: TestWorkflowEnvironment;

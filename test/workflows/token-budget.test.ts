@@ -1,21 +1,27 @@
 // Admission control end to end on the time-skipping server: real activities, the emulator (enforcing its own
 // enqueued-token limit, as OpenAI does) over HTTP, the tokenBudget workflow between submissions.
+import OpenAI from 'openai';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import OpenAI from 'openai';
 import { requestTokens } from '../../activities/tokens/estimate';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../src/emulator';
 import { submitBatch } from '../../workflows';
-import { budgetStatusQuery, budgetWorkflowId, type BudgetView } from '../../workflows/contract';
-import { cancelSignal, submitStatusQuery, submitWorkflowId } from '../../workflows/contract';
-import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
+import {
+  budgetStatusQuery,
+  budgetWorkflowId,
+  cancelSignal,
+  submitStatusQuery,
+  submitWorkflowId,
+  type BudgetView,
+} from '../../workflows/contract';
 import { watchOrphanedChildLocks } from '../helpers/child-lock-watcher';
+import { FAST_EMULATOR, emulatorActivities } from '../helpers/emulator-activities';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
-import { Worker } from '@temporalio/worker';
 
 const env = useTimeSkippingEnv();
 const dir = mkdtempSync(join(tmpdir(), 'bk-budget-'));

@@ -1,12 +1,13 @@
 // What the Temporal Web UI shows: search attributes, current details, handler descriptions, summaries.
 import { batchLifecycle } from '../../workflows';
-import { batchWorkflowId, cancelSignal } from '../../workflows/contract';
 import {
   BatchCancelRequestedKey,
   BatchProviderKey,
   BatchRequestsCompletedKey,
   BatchRequestsTotalKey,
   BatchStatusKey,
+  batchWorkflowId,
+  cancelSignal,
 } from '../../workflows/contract';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';

@@ -2,10 +2,10 @@
 // test/fixtures/workflows-v0.1.0) are picked up by a worker with today's code, which changed the commands of
 // the finish (a tracked batch no longer deletes its provider files). patched() keeps each run consistent with
 // its own history: no nondeterminism, nothing lost, each run finishes once.
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WorkerActivities } from '../../workflows/shared/activity-types';
+import { join } from 'node:path';
 import { batchWorkflowId, statusQuery, type BatchOutcome } from '../../workflows/contract';
+import type { WorkerActivities } from '../../workflows/shared/activity-types';
 import { FakeProvider, type BatchPlan } from '../helpers/fake-provider';
 import { useTimeSkippingEnv } from '../helpers/temporal-env';
 import { uniqueTaskQueue, withWorker } from '../helpers/worker';

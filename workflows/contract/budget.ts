@@ -80,6 +80,11 @@ export interface BudgetWorkflowInput {
   model: string;
 }
 
+export const BUDGET_WORKFLOW_TYPE = 'tokenBudget';
+
+/** The token budget's signature: for the activities that start it (update-with-start, signal-with-start). */
+export type TokenBudgetWorkflow = (input: BudgetWorkflowInput) => Promise<void>;
+
 export const acquireUpdate = update<AcquireResult, [AcquireRequest]>('acquire');
 export const releaseSignal = signal<[ReleaseRequest]>('release');
 /** Sent by the budget to a part's owner when the part, which was waiting, is admitted. */

@@ -136,6 +136,9 @@ export interface SubmitOutcome {
   runs?: number;
 }
 
+/** The submission workflow's signature: for clients, which start it by its type name. */
+export type SubmitBatchWorkflow = (input: SubmitWorkflowInput) => Promise<SubmitOutcome>;
+
 export const submitStatusQuery = query<SubmitStatusView>('status');
 
 /** What the Web UI shows next to each handler of a submission workflow. */

@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULT_SQLITE_PATH, LEDGER_FORMATS, formatRows, openLedger, type LedgerFormat } from '../../ledger';
+import { existsSync } from 'node:fs';
 import { TERMINAL_STATUSES, type TerminalStatus } from '../../../workflows/contract';
-import type { CliContext } from '../context';
-import { globals } from '../context';
-import { CliError, usageError } from '../output';
+import { DEFAULT_SQLITE_PATH, LEDGER_FORMATS, formatRows, openLedger, type LedgerFormat } from '../../ledger';
+import { globals, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
+import { CliError, usageError } from '../output';
 import { isoDate, nonEmpty } from '../parse';
 
 interface BillingFlags {

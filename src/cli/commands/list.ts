@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { LIST_STATUSES, type BatchWorkflowSummary, type ListStatus } from '../../client';
 import { BATCH_STATUSES, type BatchStatus } from '../../../workflows/contract';
+import { LIST_STATUSES, type BatchWorkflowSummary, type ListStatus } from '../../client';
 import { withBatchkeeper, type CliContext } from '../context';
 import { printJson } from '../output';
 import { positiveInteger } from '../parse';

@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SubmissionsClient } from '../../client';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { SubmitWorkflowInput } from '../../../workflows/contract';
+import { SubmissionsClient } from '../../client';
 import { withBatchkeeper, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
 import { printJson } from '../output';

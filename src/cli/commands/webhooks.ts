@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ConfigError } from '../../config/providers';
 import { DEFAULT_TASK_QUEUE } from '../../../workflows/contract';
+import { ConfigError } from '../../config/providers';
 import { loadWebhookEndpoints } from '../../webhooks/endpoints';
 import { DEFAULT_WEBHOOKS_PORT, startWebhookReceiver } from '../../webhooks/receiver';
 import { createLogger } from '../../worker/logger';
