@@ -1,5 +1,5 @@
 // What a sweep's memory makes of its sightings: when each batch is next worth a look.
-import { SweepMemory } from '../../activities/fleet-memory';
+import { SweepMemory } from '../../activities/fleet/memory';
 import type { BatchSnapshot, BatchStatus, FleetEntry } from '../../workflows/contract';
 
 const T = 1_800_000_000;

@@ -1,6 +1,6 @@
 // Registrations coalesced per process: a burst of batch workflows registering becomes a few signals, each
 // activity returns only once its registration was sent, and a failed send fails exactly the activities it carried.
-import { MAX_REGISTRATIONS_PER_SIGNAL, RegistrationCoalescer } from '../../activities/fleet-registrations';
+import { MAX_REGISTRATIONS_PER_SIGNAL, RegistrationCoalescer } from '../../activities/fleet/registrations';
 import type { FleetRegistration } from '../../workflows/contract';
 
 const reg = (i: number): FleetRegistration => ({

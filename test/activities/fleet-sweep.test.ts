@@ -3,7 +3,7 @@
 import type OpenAI from 'openai';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { sweep, type SweepDeps } from '../../activities/fleet';
-import { SweepMemory } from '../../activities/fleet-memory';
+import { SweepMemory } from '../../activities/fleet/memory';
 import { ProviderRegistry } from '../../activities/providers';
 import type { FleetEntry, FleetObservation } from '../../workflows/contract';
 import type { SweepInput } from '../../workflows/shared/activity-types';

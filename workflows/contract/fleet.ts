@@ -121,7 +121,7 @@ export interface FleetStatusView {
   nextSweepInSeconds: number | null;
 }
 
-/** Batches to track, many a signal (registrations are coalesced per worker process: activities/fleet-registrations.ts). */
+/** Batches to track, many a signal (registrations are coalesced per worker process: activities/fleet/registrations.ts). */
 export const fleetRegisterSignal = signal<[FleetRegistration[]]>('fleetRegister');
 /** From a batch workflow that finished without the fleet telling it (its own poll saw the end): forget it. */
 export const fleetUnregisterSignal = signal<[{ batchId: string }]>('fleetUnregister');

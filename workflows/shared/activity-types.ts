@@ -80,7 +80,7 @@ export interface RegisterInput {
   registration: FleetRegistration;
 }
 
-/** Activities of the fleet (implemented in activities/fleet.ts). */
+/** Activities of the fleet (implemented in activities/fleet/index.ts). */
 
 export interface RegisterInput {
   provider: string;

@@ -3,7 +3,7 @@
 // poller has read them. Each registerWithFleet activity adds its batch to the pending group of its poller and
 // resolves when the one signal-with-start carrying the whole group was accepted; a failed send fails every activity
 // of the group, which Temporal retries, so no registration is lost and repeats change nothing (the poller keys by id).
-import type { FleetRegistration } from '../workflows/contract';
+import type { FleetRegistration } from '../../workflows/contract';
 
 /** Waits this long for more registrations before sending: a burst of starts then costs a signal per ~0.25 s. */
 export const COALESCE_MS = 250;

@@ -9,7 +9,7 @@ import {
   type BatchStatus,
   type BatchTimestamps,
   type FleetEntry,
-} from '../workflows/contract';
+} from '../../workflows/contract';
 
 /** Look a little after the predicted finish, so the provider has flipped the status when we do. */
 const AIM_MARGIN_SECONDS = 5;

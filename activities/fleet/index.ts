@@ -16,14 +16,14 @@ import {
   type FleetObservation,
   type FleetPolicy,
   type SweepResult,
-} from '../workflows/contract';
-import type { RegisterInput, SweepInput } from '../workflows/shared/activity-types';
-import { withPush } from './batches';
-import { classifyProviderError } from './errors';
-import { SweepMemory, type Cadence } from './fleet-memory';
-import { RegistrationCoalescer } from './fleet-registrations';
-import { toSnapshot } from './normalize';
-import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from './providers';
+} from '../../workflows/contract';
+import type { RegisterInput, SweepInput } from '../../workflows/shared/activity-types';
+import { withPush } from '../batches';
+import { classifyProviderError } from '../errors';
+import { SweepMemory, type Cadence } from './memory';
+import { RegistrationCoalescer } from './registrations';
+import { toSnapshot } from '../normalize';
+import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from '../providers';
 
 /** The most a list call returns (OpenAI and DashScope both cap `limit` at 100). */
 export const PAGE_SIZE = 100;
