@@ -4,6 +4,7 @@
 // together start at most `rateLimitPerSecond` provider activities a second (docs/scale.md).
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
+import { expectActivityOnly } from './logger';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderProfile } from '../../activities/providers';
 import type { BatchActivities } from '../../workflows/activity-types';
 import { providerTaskQueue } from '../../workflows/fleet-types';
@@ -34,6 +35,7 @@ export async function createProviderQueueWorkers(o: ProviderQueueOptions): Promi
   for (const profile of o.providers) {
     const taskQueue = providerTaskQueue(o.taskQueue, profile.name);
     const ratePerSecond = profile.rateLimitPerSecond ?? DEFAULT_RATE_LIMIT_PER_SECOND;
+    expectActivityOnly(taskQueue);
     const worker = await Worker.create({
       connection: o.connection,
       namespace: o.namespace,
