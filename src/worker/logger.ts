@@ -1,10 +1,38 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 import { DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { ConfigError } from '../config/providers';
 
 export type Pino = pino.Logger;
 
-export function createLogger(level: string, name = 'batchkeeper'): Pino {
-  return pino({ name, level });
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export function createLogger(level: string, name = 'batchkeeper', format: LogFormat = 'json'): Pino {
+  if (format === 'json') return pino({ name, level });
+  // In this thread and synchronous, unlike pino's transport (a worker thread): the lines then keep their place
+  // among what `dev` prints itself, and none is lost when the process exits.
+  const stream = pretty({ sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+  return pino({ name, level }, stream);
+}
+
+/**
+ * JSON unless asked otherwise (`flag`, then BATCHKEEPER_LOG_FORMAT) or a person reads the output (`interactive`):
+ * log collectors (docker logs, Loki, CI) parse lines, people read the pretty form.
+ */
+export function chooseLogFormat(o: {
+  flag?: string;
+  env?: NodeJS.ProcessEnv;
+  interactive: boolean;
+}): LogFormat {
+  const fromEnv = o.env?.BATCHKEEPER_LOG_FORMAT?.trim().toLowerCase();
+  const asked = o.flag ?? (fromEnv || undefined);
+  if (asked === undefined) return o.interactive ? 'pretty' : 'json';
+  if (!(LOG_FORMATS as readonly string[]).includes(asked)) {
+    const source = o.flag === undefined ? 'BATCHKEEPER_LOG_FORMAT' : '--log-format';
+    throw new ConfigError(`${source} must be one of ${LOG_FORMATS.join(', ')}; got '${asked}'`);
+  }
+  return asked as LogFormat;
 }
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
