@@ -4,7 +4,7 @@ import { loadWorkerConfig } from '../config/worker-config';
 import { startEmulator, type EmulatorHandle } from '../emulator';
 import { cliInvocation } from '../cli/invocation';
 import { startWorker } from '../worker/run-worker';
-import { createLogger } from '../worker/logger';
+import { createLogger, type LogFormat } from '../worker/logger';
 import {
   findTemporalCli,
   portOpen,
@@ -24,6 +24,8 @@ export interface DevOptions {
   emulatorPort?: number;
   /** Force the emulator on (true) or off (false); default: on when no provider key is set. */
   emulator?: boolean;
+  /** Default json; the `dev` command picks pretty on a terminal (chooseLogFormat). */
+  logFormat?: LogFormat;
   print?: (line: string) => void;
 }
 
@@ -37,7 +39,7 @@ export async function runDev(opts: DevOptions = {}, env: NodeJS.ProcessEnv = pro
   const dataDir = resolve(opts.dataDir ?? env.BATCHKEEPER_DATA_DIR ?? '.data');
   const temporalPort = opts.temporalPort ?? 7233;
   const uiPort = opts.uiPort ?? 8233;
-  const logger = createLogger(env.BATCHKEEPER_LOG_LEVEL ?? 'warn');
+  const logger = createLogger(env.BATCHKEEPER_LOG_LEVEL ?? 'warn', undefined, opts.logFormat);
 
   let devServer: DevServer | null = null;
   let emulator: EmulatorHandle | null = null;

@@ -3,6 +3,7 @@
 // that queue's activity rate limit. The server enforces it for the queue as a whole, so 10 workers on 3 machines
 // together start at most `rateLimitPerSecond` provider activities a second (docs/scale.md).
 import { Worker, type NativeConnection } from '@temporalio/worker';
+import { expectActivityOnly } from './logger';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderProfile } from '../../activities/providers';
 import { providerTaskQueue } from '../../workflows/contract';
 import type { WorkerActivities } from '../../workflows/shared/activity-types';
@@ -33,6 +34,7 @@ export async function createProviderQueueWorkers(o: ProviderQueueOptions): Promi
   for (const profile of o.providers) {
     const taskQueue = providerTaskQueue(o.taskQueue, profile.name);
     const ratePerSecond = profile.rateLimitPerSecond ?? DEFAULT_RATE_LIMIT_PER_SECOND;
+    expectActivityOnly(taskQueue);
     const worker = await Worker.create({
       connection: o.connection,
       namespace: o.namespace,

@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError, loadWorkerConfig } from '../../config/worker-config';
 import { createDemoBatch } from '../../dev/demo';
 import { EMULATOR_PROFILE, runDev } from '../../dev/run-dev';
+import { LOG_FORMATS, chooseLogFormat, createLogger, type LogFormat } from '../../worker/logger';
 import { startWorker } from '../../worker/run-worker';
 import { globals, withBatchkeeper, type CliContext } from '../context';
 import { EXIT } from '../exit-codes';
@@ -19,6 +20,19 @@ function applyGlobals(cmd: Command, env: NodeJS.ProcessEnv): void {
   if (g.temporalConfig) env.TEMPORAL_CONFIG_FILE = g.temporalConfig;
 }
 
+/** A configuration error is the user's to fix: its one line and exit 2, not a stack. Rethrows anything else. */
+function usageOnConfigError(ctx: CliContext, err: unknown): void {
+  if (!(err instanceof ConfigError)) throw err;
+  ctx.io.err(`batchkeeper: ${err.message}\n`);
+  ctx.exitCode = EXIT.USAGE;
+}
+
+const logFormatOption = (defaults: string) =>
+  new Option(
+    '--log-format <format>',
+    `log lines as JSON or pretty (env BATCHKEEPER_LOG_FORMAT; ${defaults})`,
+  ).choices(LOG_FORMATS);
+
 export function registerProcesses(program: Command, ctx: CliContext): void {
   program
     .command('worker')
@@ -31,20 +45,22 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
       port,
     )
     .option('--ledger <path>', 'SQLite ledger file (env BATCHKEEPER_LEDGER_PATH)')
-    .action(async (flags: { metricsPort?: number; ledger?: string }, cmd: Command) => {
+    .addOption(logFormatOption('default json'))
+    .action(async (flags: { metricsPort?: number; ledger?: string; logFormat?: LogFormat }, cmd: Command) => {
       applyGlobals(cmd, process.env);
       let config;
+      let logFormat: LogFormat;
       try {
         config = loadWorkerConfig(process.env, { metricsPort: flags.metricsPort, ledgerPath: flags.ledger });
+        // A deployed worker's output goes to a log collector even when it was started from a terminal.
+        logFormat = chooseLogFormat({ flag: flags.logFormat, env: ctx.io.env, interactive: false });
       } catch (err) {
-        if (err instanceof ConfigError) {
-          ctx.io.err(`batchkeeper: ${err.message}\n`);
-          ctx.exitCode = EXIT.USAGE;
-          return;
-        }
-        throw err;
+        usageOnConfigError(ctx, err);
+        return;
       }
-      const running = await startWorker(config);
+      const running = await startWorker(config, {
+        logger: createLogger(config.logLevel, undefined, logFormat),
+      });
       await running.done;
     });
 
@@ -58,13 +74,28 @@ export function registerProcesses(program: Command, ctx: CliContext): void {
     .option('--ui-port <port>', 'Temporal Web UI port (default 8233)', port)
     .option('--temporal-port <port>', 'Temporal frontend port (default 7233)', port)
     .option('--emulator-port <port>', 'emulator port (default 8787)', port)
+    .addOption(logFormatOption('default pretty on a terminal, else json'))
     .action(
       async (
-        flags: { dataDir?: string; uiPort?: number; temporalPort?: number; emulatorPort?: number },
+        flags: {
+          dataDir?: string;
+          uiPort?: number;
+          temporalPort?: number;
+          emulatorPort?: number;
+          logFormat?: LogFormat;
+        },
         cmd,
       ) => {
         applyGlobals(cmd as Command, process.env);
+        let logFormat: LogFormat;
+        try {
+          logFormat = chooseLogFormat({ flag: flags.logFormat, env: ctx.io.env, interactive: ctx.io.isTTY });
+        } catch (err) {
+          usageOnConfigError(ctx, err);
+          return;
+        }
         await runDev({
+          logFormat,
           dataDir: flags.dataDir,
           uiPort: flags.uiPort,
           temporalPort: flags.temporalPort,
