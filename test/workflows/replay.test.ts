@@ -58,13 +58,25 @@ describe('determinism', () => {
       'submission-continued-as-new-last-run',
       'batch-last-report-refused',
       'submission-cancel-finds-batch-gone',
+      'pushed-batch',
+      'budget-wait-and-grant-submission',
+      'budget-wait-and-grant-budget',
+      'token-limit-retry-submission',
+      'token-limit-retry-budget',
+      'budget-continued-run1',
+      'budget-continued-run2',
+      'fleet-batch',
+      'fleet-poller',
+      'fleet-poller-continued-run1',
+      'fleet-poller-continued-run2',
     ]);
     for (const s of scenarios) {
       const types = new Set((s.history.events ?? []).map((e) => e.eventType));
       expect(types.size).toBeGreaterThan(5);
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, s.history, s.workflowId);
     }
-  });
+    // Recording every scenario takes minutes of real time on a busy machine.
+  }, 600_000);
 
   test('a workflow change that reorders commands is caught by replay', async () => {
     // Guards the guard: replaying against a different workflow must fail, or the tests above prove nothing.
