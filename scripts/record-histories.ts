@@ -2,9 +2,10 @@
 // test/fixtures/histories/v<package.json version>/. Run once when a version is released; it refuses to overwrite
 // any file: a recorded history is what running workflows of that version look like, and stays as it is.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { WORKFLOW_IDS_FILE } from '../test/helpers/history-fixtures';
 import { recordScenarios } from '../test/helpers/scenarios';
 import { createTimeSkippingEnv } from '../test/helpers/temporal-env';
 
@@ -25,14 +26,17 @@ async function main(): Promise<void> {
   try {
     const scenarios = await recordScenarios(env, '', { all: true });
     mkdirSync(dir, { recursive: true });
+    const ids: string[] = [];
     for (const s of scenarios) {
       const json = historyToJSON(s.history) + '\n';
       const big = Buffer.byteLength(json) > GZIP_ABOVE_BYTES;
       const file = join(dir, `${s.name}.json${big ? '.gz' : ''}`);
       if (existsSync(file)) throw new Error(`refusing to overwrite ${file}`);
       writeFileSync(file, big ? gzipSync(json, { level: 9 }) : json, { flag: 'wx' });
+      ids.push(`${basename(file)}\t${s.workflowId}\n`);
       console.log(`wrote ${file} (${s.history.events?.length ?? 0} events)`);
     }
+    writeFileSync(join(dir, WORKFLOW_IDS_FILE), ids.join(''), { flag: 'wx' });
   } finally {
     await env.teardown();
   }

@@ -12,6 +12,7 @@ import { watchOrphanedChildLocks } from './child-lock-watcher';
 import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeFleet } from './fake-fleet';
 import { FakeProvider } from './fake-provider';
+import { recordV03Scenarios } from './scenarios-v0.3';
 import { uniqueTaskQueue, withWorker } from './worker';
 
 const HOUR = 3600;
@@ -84,7 +85,10 @@ export async function recordScenarios(
       history: await handle.fetchHistory(),
     });
   });
-  if (options.all) out.push(...(await recordMoreScenarios(env, suffix)));
+  if (options.all) {
+    out.push(...(await recordMoreScenarios(env, suffix)));
+    out.push(...(await recordV03Scenarios(env, suffix)));
+  }
   return out;
 }
 
