@@ -20,10 +20,10 @@ import {
 import type { RegisterInput, SweepInput } from '../../workflows/shared/activity-types';
 import { withPush } from '../batches';
 import { classifyProviderError } from '../errors';
-import { SweepMemory, type Cadence } from './memory';
-import { RegistrationCoalescer } from './registrations';
 import { toSnapshot } from '../normalize';
 import { DEFAULT_RATE_LIMIT_PER_SECOND, type ProviderRegistry } from '../providers';
+import { SweepMemory, type Cadence } from './memory';
+import { RegistrationCoalescer } from './registrations';
 
 /** The most a list call returns (OpenAI and DashScope both cap `limit` at 100). */
 export const PAGE_SIZE = 100;

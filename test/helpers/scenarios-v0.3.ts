@@ -1,39 +1,35 @@
 // The roads added in v0.3.0, recorded next to the earlier ones (scenarios.ts): fleet polling (a registered batch,
 // the poller, the poller across continue-as-new), provider webhooks (a pushed batch) and token budgets (a wait
 // and its grant, a `token_limit_exceeded` retry, the budget across continue-as-new with parts held and waiting).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { requestTokens } from '../../activities/tokens/estimate';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../src/emulator';
 import { batchLifecycle, submitBatch, tokenBudget } from '../../workflows';
+import { PUSHED_MAX_INTERVAL_SECONDS } from '../../workflows/batch/poll-schedule';
+import type { BudgetCarried } from '../../workflows/budget/carried-state';
 import {
   acquireUpdate,
+  batchWorkflowId,
   budgetStatusQuery,
   budgetWorkflowId,
-  releaseSignal,
-  type BudgetCarried,
-} from '../../workflows/budget-messages';
-import {
   fleetStatusQuery,
   fleetWorkflowId,
-  type FleetCarriedState,
-  type FleetObservation,
-  type FleetStatusView,
-} from '../../workflows/fleet-types';
-import {
-  batchWorkflowId,
   providerEventSignal,
+  releaseSignal,
   statusQuery,
   submitStatusQuery,
   submitWorkflowId,
+  type FleetObservation,
+  type FleetStatusView,
   type ProviderEvent,
-} from '../../workflows/messages';
-import { PUSHED_MAX_INTERVAL_SECONDS } from '../../workflows/poll-schedule';
+} from '../../workflows/contract';
+import type { FleetCarriedState } from '../../workflows/fleet/carried-state';
 import { FAST_EMULATOR, emulatorActivities } from './emulator-activities';
 import { FakeFleet } from './fake-fleet';
 import { FakeProvider } from './fake-provider';
