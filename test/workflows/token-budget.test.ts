@@ -113,7 +113,8 @@ async function createdBatches(api: OpenAI) {
 
 test('parts wait in order, the status shows the tokens ahead, and every part runs without a provider refusal', async () => {
   const model = 'gpt-4o-mini-order';
-  const { activities, api } = await setup(model, 2, 2);
+  // Requests slow enough that parts are still waiting when the test looks, however loaded the machine.
+  const { activities, api } = await setup(model, 2, 2, { requestSeconds: 0.25 });
   const { outcome, seenWaiting, budget } = await withWorker(env, activities, async (tq) => {
     const handle = await start(tq, 'order', model, 5);
     // While the first two run, the other three wait: the status says how many tokens are ahead of the first.
@@ -168,8 +169,9 @@ test('concurrent submissions share one budget: priority first, then age; none is
 
 test('a batch the provider still refuses with token_limit_exceeded is re-created after a backoff, and the budget learns', async () => {
   const model = 'gpt-4o-mini-refused';
-  // The budget believes in two parts; the provider (another client shares the quota) allows one.
-  const { activities, api } = await setup(model, 2, 1);
+  // The budget believes in two parts; the provider (another client shares the quota) allows one. Requests of 1 s:
+  // the first part is still running when the second is created, so the provider refuses it on any machine.
+  const { activities, api } = await setup(model, 2, 1, { requestSeconds: 1 });
   const { outcome, lowered, view, histories } = await withWorker(env, activities, async (tq) => {
     const handle = await start(tq, 'refused', model, 2);
     // Right after the refusal (time skipping is locked while the test only queries), the budget has learned.
@@ -186,12 +188,18 @@ test('a batch the provider still refuses with token_limit_exceeded is re-created
       outcome: result,
       lowered,
       view: await budgetView(model),
-      histories: [await handle.fetchHistory(), await budget.fetchHistory()],
+      histories: [
+        { workflowId: handle.workflowId, history: await handle.fetchHistory() },
+        { workflowId: budget.workflowId, history: await budget.fetchHistory() },
+      ],
     };
   });
   // The submission's and the budget's histories (update-with-start, grants, releases, the lowered limit's timer,
   // the backoff) replay deterministically.
-  for (const h of histories) await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h);
+  // Under their own ids: a submission knows the budget's grants by holder ids made of its workflow id.
+  for (const { workflowId, history } of histories) {
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
+  }
   expect(outcome.status).toBe('completed');
   const refused = outcome.batches.filter((b) => b.retried === 'token_limit_exceeded');
   expect(refused.length).toBeGreaterThanOrEqual(1);
