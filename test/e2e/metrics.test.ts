@@ -12,27 +12,17 @@ import { startInFlightGauge } from '../../src/worker/in-flight';
 import { METRICS } from '../../src/worker/metrics';
 import { registerSearchAttributes } from '../../src/worker/search-attributes';
 import { recordingMetrics } from '../unit/recording-metrics';
-import { EMULATOR_PROVIDER, createBatch, freePort, stopAll, waitUntil } from './harness';
-import { E2E_TIMEOUT_MS, TRACK_FAST, startTemporal, startWorld, type Temporal, type World } from './world';
+import { EMULATOR_PROVIDER, createBatch, freePort, waitUntil } from './harness';
+import { E2E_TIMEOUT_MS, TRACK_FAST, useE2EWorld } from './world';
 
-let temporal: Temporal;
-let world: World | undefined;
+const e2e = useE2EWorld();
 let dir: string;
 
-beforeAll(async () => {
-  temporal = await startTemporal();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bk-metrics-e2e-'));
-}, 60_000);
-
-afterEach(async () => {
-  await stopAll();
-  await world?.close();
-  world = undefined;
 });
 
-afterAll(async () => {
-  await stopAll();
-  await temporal?.env.teardown();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -73,10 +63,7 @@ test(
     const pricesFile = join(dir, 'prices.json');
     writeFileSync(pricesFile, JSON.stringify({ 'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 } }));
     const metricsPort = await freePort();
-    const w = (world = await startWorld(temporal, {
-      metricsPort,
-      extraEnv: { BATCHKEEPER_PRICES_FILE: pricesFile },
-    }));
+    const w = await e2e.start({ metricsPort, extraEnv: { BATCHKEEPER_PRICES_FILE: pricesFile } });
 
     const completed = await createBatch(w.openai, 20, 'metrics-done');
     const cancelled = await createBatch(w.openai, 300, 'metrics-cancel');
@@ -194,7 +181,7 @@ test(
 );
 
 test('the in-flight gauge counts running batch workflows by provider and status through visibility', async () => {
-  const { client, connection } = temporal.env;
+  const { client, connection } = e2e.temporal.env;
   const registered = await registerSearchAttributes(connection.operatorService, 'default');
   expect(registered).not.toHaveProperty('error');
   const metrics = recordingMetrics();

@@ -1,16 +1,7 @@
 // End to end with the Postgres ledger: the worker child gets BATCHKEEPER_DATABASE_URL and records the bill there.
 import { Client } from 'pg';
-import { stopAll } from './harness';
-import {
-  E2E_TIMEOUT_MS,
-  TRACK_FAST,
-  expectResultsOnDisk,
-  startTemporal,
-  startWorld,
-  type Temporal,
-  type World,
-} from './world';
 import { createBatch } from './harness';
+import { E2E_TIMEOUT_MS, TRACK_FAST, expectResultsOnDisk, useE2EWorld } from './world';
 
 const url = process.env.BATCHKEEPER_TEST_DATABASE_URL;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
@@ -46,18 +37,10 @@ if (!url) {
   }
 } else {
   const databaseUrl = url;
-  let temporal: Temporal;
-  let world: World | undefined;
+  const e2e = useE2EWorld();
   const batchIds: string[] = [];
 
-  beforeAll(async () => {
-    temporal = await startTemporal();
-  }, 60_000);
-
   afterAll(async () => {
-    await stopAll();
-    await world?.close();
-    await temporal?.env.teardown();
     // The worker writes to the shared database's public ledger: leave no rows of ours behind.
     if (batchIds.length > 0)
       await sql('DELETE FROM public.billing_ledger WHERE batch_id = ANY($1)', [batchIds]);
@@ -66,7 +49,7 @@ if (!url) {
   test(
     'a completed batch is billed once in Postgres, with results on disk',
     async () => {
-      const w = (world = await startWorld(temporal, { databaseUrl, emulator: { requestSeconds: 0.1 } }));
+      const w = await e2e.start({ databaseUrl, emulator: { requestSeconds: 0.1 } });
       const { batchId } = await createBatch(w.openai, 20, 'pg');
       batchIds.push(batchId);
 
