@@ -132,7 +132,7 @@ export async function startWorld(t: Temporal, opts: WorldOptions = {}): Promise<
       const ledger = await openLedger({ databaseUrl: opts.databaseUrl, sqlitePath: ledgerPath });
       try {
         const rows = await ledger.list();
-        // A Postgres ledger is shared with other runs: only this batch's rows concern the test.
+        // A Postgres database is a test file's, and so may hold other worlds' rows: only this batch's concern it.
         return opts.databaseUrl ? rows.filter((r) => r.batchId === batchId) : rows;
       } finally {
         await ledger.close();
