@@ -6,4 +6,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   testTimeout: 120000,
+  testSequencer: '<rootDir>/jest.sequencer.js',
 };
