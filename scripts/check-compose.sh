@@ -4,7 +4,7 @@
 #   2. every environment variable the worker reads (taken from the source, not from a list kept by hand) is set on
 #      the `worker` service, unless allowlisted below with a reason; the same for the `webhooks` service;
 #   3. the search attributes registered by docker/temporal/setup-namespace.sh are those of
-#      workflows/search-attributes.ts (names and types);
+#      workflows/contract/search-attributes.ts (names and types);
 #   4. every image is pinned to a tag other than `latest`, and the worker has no container_name/host port
 #      (so `--scale worker=N` works);
 #   5. every published port binds to 127.0.0.1 by default (a clean environment plus .env.example), and
@@ -209,7 +209,7 @@ else
 fi
 
 # ---- 3. search attributes ----
-SA_SOURCE=workflows/search-attributes.ts
+SA_SOURCE=workflows/contract/search-attributes.ts
 SA_SCRIPT=docker/temporal/setup-namespace.sh
 if [ -f "$SA_SOURCE" ]; then
   want="$(awk '/^export const SEARCH_ATTRIBUTES/ { on = 1; next } on && /^};/ { on = 0 } on' "$SA_SOURCE" |

@@ -10,7 +10,7 @@
 # schemas with temporal-sql-tool; writes the server config (postgres12 plugin for both stores, so visibility is
 # SQL advanced visibility and custom search attributes work); starts the server in its own session/process group;
 # waits for the frontend; registers the namespace and batchkeeper's search attributes
-# (workflows/search-attributes.ts; the worker would also add them itself at start).
+# (workflows/contract/search-attributes.ts; the worker would also add them itself at start).
 # Env:
 #   BK_TEMPORAL_PG_PORT        frontend gRPC port (default 17233); the server also binds the next 8 ports
 #                              (+1 frontend HTTP, +2..+4 history/matching/worker gRPC, +5..+8 membership)
@@ -224,10 +224,10 @@ log "registering namespace $NAMESPACE (retention $RETENTION)"
 # The namespace registry refreshes every few seconds: wait until the frontend serves the namespace.
 wait_for "namespace $NAMESPACE" 60 "$CLI" workflow list --address "$ADDRESS" --namespace "$NAMESPACE" --limit 1
 
-# Name: 'Type', lines of SEARCH_ATTRIBUTES in workflows/search-attributes.ts.
-attrs="$(sed -n '/^export const SEARCH_ATTRIBUTES/,/^};/p' workflows/search-attributes.ts \
+# Name: 'Type', lines of SEARCH_ATTRIBUTES in workflows/contract/search-attributes.ts.
+attrs="$(sed -n '/^export const SEARCH_ATTRIBUTES/,/^};/p' workflows/contract/search-attributes.ts \
   | sed -n "s/^ *\([A-Za-z0-9_]*\): '\([A-Za-z]*\)',\$/\1 \2/p")"
-[ -n "$attrs" ] || fail "no search attributes parsed from workflows/search-attributes.ts"
+[ -n "$attrs" ] || fail "no search attributes parsed from workflows/contract/search-attributes.ts"
 while read -r name type; do
   "$CLI" operator search-attribute create --address "$ADDRESS" --namespace "$NAMESPACE" \
     --name "$name" --type "$type" >/dev/null

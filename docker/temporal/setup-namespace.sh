@@ -2,7 +2,7 @@
 # One-shot (temporalio/admin-tools image): once the server is healthy, creates the namespace if it is missing and
 # registers batchkeeper's search attributes on it. Safe to re-run: an existing namespace is left alone and
 # attributes that already exist with the same type are accepted; one with a different type is an error.
-# The attribute list must match SEARCH_ATTRIBUTES in workflows/search-attributes.ts (scripts/check-compose.sh
+# The attribute list must match SEARCH_ATTRIBUTES in workflows/contract/search-attributes.ts (scripts/check-compose.sh
 # compares them). SQL visibility has 10 Keyword, 3 Int and 3 Bool slots per namespace: the 3 Ints are all used.
 # Env: TEMPORAL_ADDRESS (host:port), TEMPORAL_NAMESPACE, TEMPORAL_NAMESPACE_RETENTION (e.g. 168h).
 set -eu

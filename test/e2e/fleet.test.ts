@@ -8,25 +8,9 @@ import {
   type BatchOutcome,
 } from '../../workflows/contract';
 import { createBatch, stopAll } from './harness';
-import { E2E_TIMEOUT_MS, startTemporal, startWorld, type Temporal, type World } from './world';
+import { E2E_TIMEOUT_MS, useE2EWorld, type World } from './world';
 
-let temporal: Temporal;
-let world: World | undefined;
-
-beforeAll(async () => {
-  temporal = await startTemporal();
-}, 60_000);
-
-afterEach(async () => {
-  await stopAll();
-  await world?.close();
-  world = undefined;
-});
-
-afterAll(async () => {
-  await stopAll();
-  await temporal?.env.teardown();
-});
+const e2e = useE2EWorld();
 
 const BATCHES = 20;
 /** A fast schedule for the batches' own polling, so per-batch polling is visibly busy over a ~25 s batch. */
@@ -46,7 +30,7 @@ async function trackAll(w: World): Promise<Run> {
   for (const batchId of ids) await w.bk.track(batchId, { provider: 'emulator', pollPolicy: POLL_POLICY });
   const outcomes = await Promise.all(
     ids.map((id) =>
-      temporal.env.client.workflow.getHandle<() => Promise<BatchOutcome>>(batchWorkflowId(id)).result(),
+      e2e.temporal.env.client.workflow.getHandle<() => Promise<BatchOutcome>>(batchWorkflowId(id)).result(),
     ),
   );
   const calls = w.emulator.calls();
@@ -67,17 +51,18 @@ test(
   'a fleet-tracked batch retrieves about twice (first look, confirmation); the poller lists them all at once',
   async () => {
     const emulator = { requestSeconds: 0.6, validatingSeconds: 1, finalizingSeconds: 1 };
-    world = await startWorld(temporal, { emulator, profile: { fleetPolling: false } });
-    const perBatch = await trackAll(world);
+    const first = await e2e.start({ emulator, profile: { fleetPolling: false } });
+    const perBatch = await trackAll(first);
+    // The second world's worker runs alone, as the first one did.
     await stopAll();
-    await world.close();
+    await first.close();
 
-    world = await startWorld(temporal, {
+    const world = await e2e.start({
       emulator,
       profile: { fleetPolling: { minIntervalSeconds: 1, maxIntervalSeconds: 3, progressEverySeconds: 10 } },
     });
     const fleet = await trackAll(world);
-    const poller = await temporal.env.client.workflow
+    const poller = await e2e.temporal.env.client.workflow
       .getHandle(fleetWorkflowId(world.taskQueue, 'emulator'))
       .query(fleetStatusQuery);
 

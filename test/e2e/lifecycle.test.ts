@@ -3,35 +3,10 @@
 import type { BatchStatusResult } from '../../src/client';
 import { requestFails } from '../../src/emulator';
 import type { BatchStatusView } from '../../workflows/contract';
-import { createBatch, freePort, sleep, stopAll, waitUntil } from './harness';
-import {
-  E2E_TIMEOUT_MS,
-  TRACK_FAST,
-  expectResultsOnDisk,
-  parseJson,
-  startTemporal,
-  startWorld,
-  type Temporal,
-  type World,
-} from './world';
+import { createBatch, freePort, sleep, waitUntil } from './harness';
+import { E2E_TIMEOUT_MS, TRACK_FAST, expectResultsOnDisk, parseJson, useE2EWorld, type World } from './world';
 
-let temporal: Temporal;
-let world: World | undefined;
-
-beforeAll(async () => {
-  temporal = await startTemporal();
-}, 60_000);
-
-afterEach(async () => {
-  await stopAll();
-  await world?.close();
-  world = undefined;
-});
-
-afterAll(async () => {
-  await stopAll();
-  await temporal?.env.teardown();
-});
+const e2e = useE2EWorld();
 
 function cancelCalls(w: World, batchId: string) {
   return w.emulator.calls().filter((c) => c.route === 'batches.cancel' && c.path.includes(batchId));
@@ -50,7 +25,7 @@ function queriedCompleted(s: BatchStatusResult): number {
 test(
   'submit -> progress -> cancel by the temporal CLI: cancelled once, billed what completed, query answers',
   async () => {
-    const w = (world = await startWorld(temporal));
+    const w = await e2e.start();
     const { batchId } = await createBatch(w.openai, 150, 'cancel');
     const workflowId = `batch-${batchId}`;
 
@@ -157,10 +132,7 @@ test(
   async () => {
     const failureRate = 0.2;
     const metricsPort = await freePort();
-    const w = (world = await startWorld(temporal, {
-      emulator: { failureRate, requestSeconds: 0.1 },
-      metricsPort,
-    }));
+    const w = await e2e.start({ emulator: { failureRate, requestSeconds: 0.1 }, metricsPort });
     const requests = 30;
     const { batchId } = await createBatch(w.openai, requests, 'complete');
     const expectedFailed = Array.from({ length: requests }, (_, i) => `complete-${i + 1}`).filter((id) =>
@@ -224,10 +196,10 @@ test(
     // Long enough to outlive the kill and restart; cancelling lasts a while so a second cancel finds it open.
     // Per-batch polling: this is about the batch's own polls surviving the kill (the fleet's progress reports are
     // throttled to one per 30 min, so progress would not show before the kill).
-    const w = (world = await startWorld(temporal, {
+    const w = await e2e.start({
       emulator: { requestSeconds: 0.2, cancellingSeconds: 4 },
       profile: { fleetPolling: false },
-    }));
+    });
     const { batchId } = await createBatch(w.openai, 300, 'kill');
 
     expect((await w.cli(['track', batchId, ...TRACK_FAST])).code).toBe(0);

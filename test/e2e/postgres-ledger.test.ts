@@ -1,26 +1,19 @@
 // End to end with the Postgres ledger: the worker child gets BATCHKEEPER_DATABASE_URL and records the bill there.
 import { Client } from 'pg';
-import { stopAll } from './harness';
-import {
-  E2E_TIMEOUT_MS,
-  TRACK_FAST,
-  expectResultsOnDisk,
-  startTemporal,
-  startWorld,
-  type Temporal,
-  type World,
-} from './world';
+import { usePostgresDatabase } from '../helpers/postgres-database';
 import { createBatch } from './harness';
+import { E2E_TIMEOUT_MS, TRACK_FAST, expectResultsOnDisk, useE2EWorld } from './world';
 
 const url = process.env.BATCHKEEPER_TEST_DATABASE_URL;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 const HOW = 'start one with: eval "$(bash scripts/start-postgres.sh)"';
 
 async function sql<T extends object = Record<string, unknown>>(
+  databaseUrl: string,
   text: string,
   params: unknown[],
 ): Promise<T[]> {
-  const client = new Client({ connectionString: url });
+  const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     return (await client.query<T>(text, params)).rows;
@@ -45,30 +38,16 @@ if (!url) {
     });
   }
 } else {
-  const databaseUrl = url;
-  let temporal: Temporal;
-  let world: World | undefined;
-  const batchIds: string[] = [];
-
-  beforeAll(async () => {
-    temporal = await startTemporal();
-  }, 60_000);
-
-  afterAll(async () => {
-    await stopAll();
-    await world?.close();
-    await temporal?.env.teardown();
-    // The worker writes to the shared database's public ledger: leave no rows of ours behind.
-    if (batchIds.length > 0)
-      await sql('DELETE FROM public.billing_ledger WHERE batch_id = ANY($1)', [batchIds]);
-  });
+  // The worker migrates and writes `public`: in a database of this file's own, dropped after it.
+  const database = usePostgresDatabase(url);
+  const e2e = useE2EWorld();
 
   test(
     'a completed batch is billed once in Postgres, with results on disk',
     async () => {
-      const w = (world = await startWorld(temporal, { databaseUrl, emulator: { requestSeconds: 0.1 } }));
+      const databaseUrl = database();
+      const w = await e2e.start({ databaseUrl, emulator: { requestSeconds: 0.1 } });
       const { batchId } = await createBatch(w.openai, 20, 'pg');
-      batchIds.push(batchId);
 
       expect((await w.cli(['track', batchId, ...TRACK_FAST])).code).toBe(0);
       const outcome = await w.bk.waitForOutcome(batchId, { timeoutMs: 90_000 });
@@ -77,6 +56,7 @@ if (!url) {
 
       // Straight from the table, not through our ledger code: what finance's SQL would see.
       const rows = await sql<{ status: string; billed: number; not_run: number; workflow_id: string }>(
+        databaseUrl,
         'SELECT status, billed, not_run, workflow_id FROM public.billing_ledger WHERE batch_id = $1',
         [batchId],
       );
@@ -87,13 +67,10 @@ if (!url) {
       expect(viaLedger).toHaveLength(1);
       expect(viaLedger[0]).toMatchObject({ batchId, provider: 'emulator', ...billing });
 
-      // `batchkeeper billing --database-url` reads it back.
+      // `batchkeeper billing --database-url` reads it back, and nothing else: the database is this file's.
       const report = await w.cli(['billing', '--database-url', databaseUrl, '--json']);
       expect(report.code).toBe(0);
-      const reported = (JSON.parse(report.stdout) as { batchId: string }[]).filter(
-        (r) => r.batchId === batchId,
-      );
-      expect(reported).toEqual([expect.objectContaining({ batchId, ...billing })]);
+      expect(JSON.parse(report.stdout)).toEqual([expect.objectContaining({ batchId, ...billing })]);
 
       expectResultsOnDisk(outcome, w, { succeeded: 20, failed: 0 });
     },

@@ -18,6 +18,7 @@ import {
   runBatchkeeper,
   runTemporal,
   startWorkerProcess,
+  stopAll,
   tempDir,
   workerEnv,
   type Proc,
@@ -63,16 +64,15 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(
-  t: Temporal,
-  opts: {
-    emulator?: EmulatorOptions;
-    databaseUrl?: string;
-    metricsPort?: number;
-    profile?: Record<string, unknown>;
-    extraEnv?: Record<string, string>;
-  } = {},
-): Promise<World> {
+export interface WorldOptions {
+  emulator?: EmulatorOptions;
+  databaseUrl?: string;
+  metricsPort?: number;
+  profile?: Record<string, unknown>;
+  extraEnv?: Record<string, string>;
+}
+
+export async function startWorld(t: Temporal, opts: WorldOptions = {}): Promise<World> {
   const emulator = await startEmulator({
     validatingSeconds: 0.5,
     requestSeconds: 0.15,
@@ -132,7 +132,7 @@ export async function startWorld(
       const ledger = await openLedger({ databaseUrl: opts.databaseUrl, sqlitePath: ledgerPath });
       try {
         const rows = await ledger.list();
-        // A Postgres ledger is shared with other runs: only this batch's rows concern the test.
+        // A Postgres database is a test file's, and so may hold other worlds' rows: only this batch's concern it.
         return opts.databaseUrl ? rows.filter((r) => r.batchId === batchId) : rows;
       } finally {
         await ledger.close();
@@ -145,6 +145,48 @@ export async function startWorld(
     },
   };
   return world;
+}
+
+export interface E2EWorlds {
+  /** This file's dev server, there from beforeAll on. */
+  readonly temporal: Temporal;
+  /** A world on that server for the running test; closed after the test, with every child process it started. */
+  start(opts?: WorldOptions): Promise<World>;
+}
+
+/**
+ * The setup every end-to-end file shares: one dev server for the file (its own, on a free port, so files can run
+ * in parallel), and worlds the tests start and this closes after each test, whatever the test did.
+ */
+export function useE2EWorld(): E2EWorlds {
+  let temporal: Temporal | undefined;
+  const worlds: World[] = [];
+  beforeAll(async () => {
+    temporal = await startTemporal();
+  }, 60_000);
+  afterEach(async () => {
+    // The children first: a worker must not outlive the emulator it polls, nor keep files open in the dir.
+    await stopAll();
+    for (const w of worlds.splice(0)) await w.close();
+  });
+  afterAll(async () => {
+    await stopAll();
+    await temporal?.env.teardown();
+  });
+  const started = (): Temporal => {
+    if (!temporal) throw new Error('the dev server is only there inside tests (beforeAll ran first)');
+    return temporal;
+  };
+  return {
+    get temporal() {
+      return started();
+    },
+    async start(opts) {
+      const w = await startWorld(started(), opts);
+      worlds.push(w);
+      return w;
+    },
+  };
 }
 
 export const TRACK_FAST = ['--provider', EMULATOR_PROVIDER, '--poll-max', '1'];

@@ -5,16 +5,19 @@ import { openPostgresLedger, POSTGRES_SCHEMA_VERSION } from '../../src/ledger/po
 import { describeLedgerBehaviour } from './ledger-suite';
 import { row } from './fixtures';
 import { V1_ROW, postgresV1 } from './schema-v1';
+import { usePostgresDatabase } from '../helpers/postgres-database';
 
 const url = process.env.BATCHKEEPER_TEST_DATABASE_URL;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 const HOW = 'start one with: eval "$(scripts/start-postgres.sh)"';
+/** This file's own database on that server: `public` is not shared with other files or test runs. */
+const database = url ? usePostgresDatabase(url) : () => '';
 
 async function sql<T extends object = Record<string, unknown>>(
   text: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  const client = new Client({ connectionString: url });
+  const client = new Client({ connectionString: database() });
   await client.connect();
   try {
     return (await client.query<T>(text, params)).rows;
@@ -42,13 +45,11 @@ if (!url) {
     });
   }
 } else {
-  const connectionString = url;
-
   describe('Postgres ledger', () => {
     describeLedgerBehaviour(async () => {
       const schema = freshSchema();
       return {
-        open: () => openPostgresLedger({ connectionString, schema }),
+        open: () => openPostgresLedger({ connectionString: database(), schema }),
         dispose: async () => void (await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
       };
     });
@@ -64,7 +65,7 @@ if (!url) {
 
       test('workers starting at once all migrate the same fresh schema without colliding', async () => {
         const ledgers = await Promise.all(
-          Array.from({ length: 5 }, () => openPostgresLedger({ connectionString, schema })),
+          Array.from({ length: 5 }, () => openPostgresLedger({ connectionString: database(), schema })),
         );
         try {
           const versions = await sql<{ version: number }>(
@@ -79,7 +80,7 @@ if (!url) {
       });
 
       test('a ledger written by schema version 1 gains the discrepancies column and keeps its rows', async () => {
-        const client = new Client({ connectionString: url });
+        const client = new Client({ connectionString: database() });
         await client.connect();
         try {
           await client.query(postgresV1(schema));
@@ -91,7 +92,7 @@ if (!url) {
         } finally {
           await client.end();
         }
-        const ledger = await openPostgresLedger({ connectionString, schema });
+        const ledger = await openPostgresLedger({ connectionString: database(), schema });
         try {
           expect(await ledger.get('batch_old')).toEqual(
             row({ batchId: 'batch_old', workflowId: 'batch-batch_old', discrepancies: null }),
@@ -101,7 +102,7 @@ if (!url) {
         } finally {
           await ledger.close();
         }
-        const again = await openPostgresLedger({ connectionString, schema });
+        const again = await openPostgresLedger({ connectionString: database(), schema });
         expect((await again.get('batch_old'))?.discrepancies).toEqual(['counts missing']);
         await again.close();
         expect(await sql(`SELECT version FROM "${schema}".billing_ledger_schema`)).toEqual([
@@ -111,13 +112,13 @@ if (!url) {
       });
 
       test('refuses a schema written by a newer batchkeeper', async () => {
-        await (await openPostgresLedger({ connectionString, schema })).close();
+        await (await openPostgresLedger({ connectionString: database(), schema })).close();
         await sql(`UPDATE "${schema}".billing_ledger_schema SET version = version + 1`);
-        await expect(openPostgresLedger({ connectionString, schema })).rejects.toThrow(/newer/);
+        await expect(openPostgresLedger({ connectionString: database(), schema })).rejects.toThrow(/newer/);
       });
 
       test('stores times as timestamptz and tokens as bigint', async () => {
-        const ledger = await openPostgresLedger({ connectionString, schema });
+        const ledger = await openPostgresLedger({ connectionString: database(), schema });
         await ledger.close();
         const cols = await sql<{ column_name: string; data_type: string }>(
           `SELECT column_name, data_type FROM information_schema.columns
@@ -133,14 +134,14 @@ if (!url) {
 
       test('rejects a schema name that could inject SQL', async () => {
         await expect(
-          openPostgresLedger({ connectionString, schema: 'x"; DROP TABLE y; --' }),
+          openPostgresLedger({ connectionString: database(), schema: 'x"; DROP TABLE y; --' }),
         ).rejects.toThrow(/invalid Postgres schema/);
       });
     });
 
     test('openLedger picks Postgres for a postgres:// URL', async () => {
       const ledger = await openLedger({
-        databaseUrl: connectionString,
+        databaseUrl: database(),
         sqlitePath: '/nonexistent/never.sqlite',
       });
       const batchId = `batch_openledger_${randomBytes(4).toString('hex')}`;
