@@ -246,8 +246,9 @@ describe('Temporal Web UI against the dev server', () => {
     runId = tracked.runId;
     expect(workflowId).toBe(`batch-${batchId}`);
 
-    // The workflow has seen the batch running with some requests done (its status query says so).
-    await waitFor('the workflow to see the batch in_progress', 60_000, async () => {
+    // The workflow has seen the batch running with some requests done (its status query says so). A wait, not a
+    // speed check: on 2 busy cores the worker's first tasks took over a minute (the batch itself runs ~100 s).
+    await waitFor('the workflow to see the batch in_progress', 90_000, async () => {
       const s = await bk.status(batchId, { queryTimeoutMs: 3000 });
       const snap = s.source === 'query' ? s.view.snapshot : null;
       return snap?.status === 'in_progress' && snap.requestCounts.completed > 0 ? true : undefined;
@@ -272,7 +273,7 @@ describe('Temporal Web UI against the dev server', () => {
       if (!['data:', 'blob:', 'about:'].includes(protocol) && !['localhost', '127.0.0.1'].includes(hostname))
         external.push(req.url());
     });
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     const errors: unknown[] = [];
