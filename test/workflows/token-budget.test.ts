@@ -162,8 +162,10 @@ test('concurrent submissions share one budget: priority first, then age; none is
 
 test('a batch the provider still refuses with token_limit_exceeded is re-created after a backoff, and the budget learns', async () => {
   const model = 'gpt-4o-mini-refused';
-  // The budget believes in two parts; the provider (another client shares the quota) allows one.
-  const { activities, api } = await setup(model, 2, 1);
+  // The budget believes in two parts; the provider (another client shares the quota) allows one. The provider
+  // refuses the second part only while the first still runs (real time): 2 s a part, not the 0.14 s of the fast
+  // emulator, which asked both creates to land within 90 ms and on busy cores they did not.
+  const { activities, api } = await setup(model, 2, 1, { requestSeconds: 0.5 });
   const { outcome, lowered, view, histories } = await withWorker(env, activities, async (tq) => {
     const handle = await start(tq, 'refused', model, 2);
     // Right after the refusal (time skipping is locked while the test only queries), the budget has learned.
