@@ -209,6 +209,10 @@ describe('Temporal Web UI against the dev server', () => {
           baseURL: emulator.url,
           apiKeyEnv: 'BROWSER_TEST_EMULATOR_KEY',
           kind: 'openai',
+          // The batch polls itself at FAST_POLLS, so the page shows progress. A fleet-polled batch reports
+          // progress every 30 min by default: whether any showed depended on its first look coming after the
+          // first request was done, which a worker on idle cores beat (a 60 s wait for progress that never came).
+          fleetPolling: false,
         },
       ]),
       BROWSER_TEST_EMULATOR_KEY: emulator.apiKey,
